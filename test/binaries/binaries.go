@@ -1,0 +1,86 @@
+/*
+Copyright 2026 The kntrace Authors
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package binaries
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+)
+
+// EnvDir names the environment variable that overrides the directory the
+// tools are looked up in.
+const EnvDir = "KNTRACE_BIN"
+
+// Names of the tools hack/tools.sh builds.
+const (
+	Etcd          = "etcd"
+	KubeAPIServer = "kube-apiserver"
+	Collector     = "otelcol"
+	Jaeger        = "jaeger"
+	Kn            = "kn"
+)
+
+// Dir is where the built tools are linked: $KNTRACE_BIN, or
+// ${XDG_CACHE_HOME:-$HOME/.cache}/kntrace/bin.
+func Dir() string {
+	if d := os.Getenv(EnvDir); d != "" {
+		return d
+	}
+	cache := os.Getenv("XDG_CACHE_HOME")
+	if cache == "" {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			home = os.TempDir()
+		}
+		cache = filepath.Join(home, ".cache")
+	}
+	return filepath.Join(cache, "kntrace", "bin")
+}
+
+// Path returns the absolute path of the named tool, or an error that says
+// how to build it.
+func Path(name string) (string, error) {
+	p := filepath.Join(Dir(), name)
+	st, err := os.Stat(p)
+	if err != nil || st.IsDir() || st.Mode()&0o111 == 0 {
+		return "", fmt.Errorf("%s is not built in %s: run `make tools` (or set %s to the directory holding it)", name, Dir(), EnvDir)
+	}
+	return p, nil
+}
+
+// Require returns the path of the named tool and fails the test when it is
+// missing: a missing component is a failure, never a skip.
+func Require(tb testing.TB, name string) string {
+	tb.Helper()
+	p, err := Path(name)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return p
+}
+
+// Kubectl returns the kubectl on PATH.
+func Kubectl() (string, error) {
+	p, err := exec.LookPath("kubectl")
+	if err != nil {
+		return "", fmt.Errorf("kubectl is not on PATH: install it (Debian package kubernetes-client) or run `make tools`")
+	}
+	return p, nil
+}
