@@ -1,0 +1,24 @@
+/*
+Copyright 2026 The kntrace Authors
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// Package jaeger reads traces back out of Jaeger through its query API
+// (jaeger-idl api_v2 over gRPC).
+//
+// Dial opens a client; Services, FindTraces and GetTrace return Jaeger's own
+// model types (github.com/jaegertracing/jaeger-idl/model/v1). Every call is
+// bounded by the caller's context and by the client's call timeout, and an
+// unreachable or wrong endpoint is reported as an error naming the address.
+package jaeger
