@@ -1,0 +1,304 @@
+/*
+Copyright 2026 The kntrace Authors
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package propagation
+
+import (
+	"encoding/hex"
+	"strings"
+
+	"go.opentelemetry.io/otel/trace"
+)
+
+// extractB3Single parses a b3 header as go.opentelemetry.io/contrib/propagators/b3
+// does: {TraceId}-{SpanId}[-{SamplingState}[-{ParentSpanId}]], 64-bit trace
+// IDs left-padded to 128 bits. A header without IDs (sampling state only)
+// carries no span context and is not used.
+func extractB3Single(h string) (trace.SpanContext, flags, bool) {
+	n := len(h)
+	if n < 33 {
+		return trace.SpanContext{}, 0, false
+	}
+	var scc trace.SpanContextConfig
+	var pos int
+	switch {
+	case h[16] == '-':
+		if !decodeHex(scc.TraceID[8:], h[:16]) {
+			return trace.SpanContext{}, 0, false
+		}
+		pos = 16
+	case h[32] == '-':
+		if !decodeHex(scc.TraceID[:], h[:32]) {
+			return trace.SpanContext{}, 0, false
+		}
+		pos = 32
+	default:
+		return trace.SpanContext{}, 0, false
+	}
+	pos++
+	if n < pos+16 || !scc.TraceID.IsValid() ||
+		!decodeHex(scc.SpanID[:], h[pos:pos+16]) || !scc.SpanID.IsValid() {
+		return trace.SpanContext{}, 0, false
+	}
+	pos += 16
+
+	var fl flags
+	if n == pos {
+		fl = flagDeferred
+	} else {
+		pos++ // the separator (as upstream, its value is not checked)
+		switch n {
+		case pos + 1:
+		case pos + 2 + 16:
+			if _, err := trace.SpanIDFromHex(h[pos+2:]); err != nil {
+				return trace.SpanContext{}, 0, false
+			}
+		default:
+			return trace.SpanContext{}, 0, false
+		}
+		switch h[pos] {
+		case 'd':
+			fl = flagDebug
+			scc.TraceFlags = trace.FlagsSampled
+		case '1':
+			scc.TraceFlags = trace.FlagsSampled
+		case '0':
+		default:
+			return trace.SpanContext{}, 0, false
+		}
+	}
+	return trace.NewSpanContext(scc), fl, true
+}
+
+// extractB3Multi parses the X-B3-* headers as the contrib B3 propagator does.
+// The trace and span IDs are read first: without both there is no span
+// context and the other headers are not parsed.
+func extractB3Multi(r reader) (trace.SpanContext, flags, bool) {
+	traceID := r.get(hB3TraceID)
+	if traceID == "" {
+		return trace.SpanContext{}, 0, false
+	}
+	spanID := r.get(hB3SpanID)
+	if spanID == "" {
+		return trace.SpanContext{}, 0, false
+	}
+	var (
+		scc trace.SpanContextConfig
+		fl  flags
+	)
+	switch sampled := r.get(hB3Sampled); {
+	case sampled == "0" || asciiEqualFold(sampled, "false"):
+	case sampled == "1" || asciiEqualFold(sampled, "true"):
+		scc.TraceFlags = trace.FlagsSampled
+	case sampled == "":
+		fl = flagDeferred
+	default:
+		return trace.SpanContext{}, 0, false
+	}
+	// Only "1" means debug (which implies sampled and overrides
+	// X-B3-Sampled); any other X-B3-Flags value is ignored.
+	if r.get(hB3Flags) == "1" {
+		fl = flagDebug
+		scc.TraceFlags = trace.FlagsSampled
+	}
+	switch len(traceID) {
+	case 16:
+		if !decodeHex(scc.TraceID[8:], traceID) {
+			return trace.SpanContext{}, 0, false
+		}
+	case 32:
+		if !decodeHex(scc.TraceID[:], traceID) {
+			return trace.SpanContext{}, 0, false
+		}
+	default:
+		return trace.SpanContext{}, 0, false
+	}
+	var err error
+	if !scc.TraceID.IsValid() {
+		return trace.SpanContext{}, 0, false
+	}
+	if scc.SpanID, err = trace.SpanIDFromHex(spanID); err != nil {
+		return trace.SpanContext{}, 0, false
+	}
+	if parent := r.get(hB3ParentID); parent != "" {
+		if _, err := trace.SpanIDFromHex(parent); err != nil {
+			return trace.SpanContext{}, 0, false
+		}
+	}
+	return trace.NewSpanContext(scc), fl, true
+}
+
+// asciiEqualFold reports whether s equals the lower-case ASCII word t,
+// ignoring ASCII case (what strings.ToLower(s) == t means for such t).
+func asciiEqualFold(s, t string) bool {
+	if len(s) != len(t) {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != t[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// injectB3Single writes b3: {TraceId}-{SpanId}[-{1|0|d}], leaving the
+// sampling state out for a deferred context, as the contrib propagator does.
+func injectB3Single(sc trace.SpanContext, fl flags, w writer) {
+	if !sc.IsValid() {
+		return
+	}
+	var buf [32 + 1 + 16 + 2]byte
+	tid, sid := sc.TraceID(), sc.SpanID()
+	hex.Encode(buf[:32], tid[:])
+	buf[32] = '-'
+	hex.Encode(buf[33:49], sid[:])
+	n := 49
+	switch {
+	case fl&flagDebug != 0:
+		buf[49], buf[50], n = '-', 'd', 51
+	case fl&flagDeferred != 0:
+	case sc.IsSampled():
+		buf[49], buf[50], n = '-', '1', 51
+	default:
+		buf[49], buf[50], n = '-', '0', 51
+	}
+	w.set(hB3, string(buf[:n]))
+}
+
+// injectB3Multi writes the X-B3-* headers: X-B3-Flags: 1 instead of
+// X-B3-Sampled for debug, neither for a deferred context.
+func injectB3Multi(sc trace.SpanContext, fl flags, w writer) {
+	if !sc.IsValid() {
+		return
+	}
+	w.set(hB3TraceID, sc.TraceID().String())
+	w.set(hB3SpanID, sc.SpanID().String())
+	switch {
+	case fl&flagDebug != 0:
+		w.set(hB3Flags, "1")
+	case fl&flagDeferred != 0:
+	case sc.IsSampled():
+		w.set(hB3Sampled, "1")
+	default:
+		w.set(hB3Sampled, "0")
+	}
+}
+
+// extractJaeger parses uber-trace-id as the contrib Jaeger propagator does:
+// {trace-id}:{span-id}:{parent-span-id}:{flags}, IDs of up to 32 and 16
+// lower-case hex digits left-padded with zeros, flags a signed hex integer
+// whose bit 0x1 means sampled and 0x2 (with 0x1) debug.
+func extractJaeger(h string) (trace.SpanContext, flags, bool) {
+	if h == "" {
+		return trace.SpanContext{}, 0, false
+	}
+	tid, rest, ok1 := strings.Cut(h, ":")
+	sid, rest, ok2 := strings.Cut(rest, ":")
+	_, fs, ok3 := strings.Cut(rest, ":")
+	if !ok1 || !ok2 || !ok3 || strings.IndexByte(fs, ':') >= 0 {
+		return trace.SpanContext{}, 0, false
+	}
+	var scc trace.SpanContextConfig
+	if !decodeHexRight(scc.TraceID[:], tid) || !scc.TraceID.IsValid() ||
+		!decodeHexRight(scc.SpanID[:], sid) || !scc.SpanID.IsValid() {
+		return trace.SpanContext{}, 0, false
+	}
+	var fl flags
+	if fs != "" {
+		v, ok := parseHexInt64(fs)
+		if !ok {
+			return trace.SpanContext{}, 0, false
+		}
+		if v&1 == 1 {
+			scc.TraceFlags = trace.FlagsSampled
+			if v&2 == 2 {
+				fl = flagDebug
+			}
+		}
+	}
+	return trace.NewSpanContext(scc), fl, true
+}
+
+// parseHexInt64 is strconv.ParseInt(s, 16, 64) without the error value: an
+// optional sign, then hex digits of either case, within int64's range. It
+// returns the two's complement bits.
+func parseHexInt64(s string) (uint64, bool) {
+	neg := false
+	if s != "" && (s[0] == '+' || s[0] == '-') {
+		neg = s[0] == '-'
+		s = s[1:]
+	}
+	if s == "" {
+		return 0, false
+	}
+	var v uint64
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		var d byte
+		switch {
+		case '0' <= c && c <= '9':
+			d = c - '0'
+		case 'a' <= c && c <= 'f':
+			d = c - 'a' + 10
+		case 'A' <= c && c <= 'F':
+			d = c - 'A' + 10
+		default:
+			return 0, false
+		}
+		if v > (1<<64-1)>>4 {
+			return 0, false
+		}
+		v = v<<4 | uint64(d)
+	}
+	if neg {
+		if v > 1<<63 {
+			return 0, false
+		}
+		return -v, true
+	}
+	if v > 1<<63-1 {
+		return 0, false
+	}
+	return v, true
+}
+
+// injectJaeger writes uber-trace-id: {trace-id}:{span-id}:0:{flags} with
+// flags 3 for debug, 1 sampled, 0 not sampled.
+func injectJaeger(sc trace.SpanContext, fl flags, w writer) {
+	if !sc.IsValid() {
+		return
+	}
+	var buf [32 + 1 + 16 + 4]byte
+	tid, sid := sc.TraceID(), sc.SpanID()
+	hex.Encode(buf[:32], tid[:])
+	buf[32] = ':'
+	hex.Encode(buf[33:49], sid[:])
+	buf[49], buf[50], buf[51] = ':', '0', ':'
+	switch {
+	case fl&flagDebug != 0:
+		buf[52] = '3'
+	case sc.IsSampled():
+		buf[52] = '1'
+	default:
+		buf[52] = '0'
+	}
+	w.set(hUberTraceID, string(buf[:]))
+}
