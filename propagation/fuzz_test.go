@@ -1,0 +1,223 @@
+/*
+Copyright 2026 The kntrace Authors
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package propagation_test
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+
+	"go.opentelemetry.io/otel/baggage"
+	otelprop "go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/kntrace/kntrace/propagation"
+)
+
+// checkRoundTrip injects what kntrace extracted from kv with the same
+// format and extracts it again: the span context (and the debug and
+// deferred state) must survive.
+func checkRoundTrip(t *testing.T, f propagation.Format, kv map[string]string) {
+	t.Helper()
+	p := propagation.New(propagation.WithFormats(f))
+	ctx := p.Extract(context.Background(), otelprop.MapCarrier(lower(kv)))
+	sc := trace.SpanContextFromContext(ctx)
+	if !sc.IsValid() {
+		return
+	}
+	c := otelprop.MapCarrier{}
+	p.Inject(ctx, c)
+	ctx2 := p.Extract(context.Background(), c)
+	sc2 := trace.SpanContextFromContext(ctx2)
+	if sc.TraceID() != sc2.TraceID() || sc.SpanID() != sc2.SpanID() || sc.TraceFlags() != sc2.TraceFlags() ||
+		(f == propagation.TraceContext && sc.TraceState().String() != sc2.TraceState().String()) {
+		t.Fatalf("%s round trip of %q via %q: got %s, want %s", f, kv, c, dumpSC(sc2), dumpSC(sc))
+	}
+	if propagation.IsDebug(ctx) != propagation.IsDebug(ctx2) || propagation.IsDeferred(ctx) != propagation.IsDeferred(ctx2) {
+		t.Fatalf("%s round trip of %q via %q: debug/deferred %v/%v became %v/%v", f, kv, c,
+			propagation.IsDebug(ctx), propagation.IsDeferred(ctx), propagation.IsDebug(ctx2), propagation.IsDeferred(ctx2))
+	}
+}
+
+func lower(kv map[string]string) map[string]string {
+	out := make(map[string]string, len(kv))
+	for k, v := range kv {
+		out[strings.ToLower(k)] = v
+	}
+	return out
+}
+
+func FuzzW3C(f *testing.F) {
+	f.Add("00-"+tid128+"-"+sid+"-01", "congo=t61rcWkgMzE")
+	f.Add("00-"+tid128+"-"+sid+"-03", "")
+	f.Add("cc-"+tid128+"-"+sid+"-01-xyz", "a=b,c=d")
+	f.Add("00-"+tid128+"-"+sid+"-01-", "=")
+	f.Add("ff-"+tid128+"-"+sid+"-01", "")
+	p := peers()[propagation.TraceContext]
+	f.Fuzz(func(t *testing.T, tp, ts string) {
+		kv := map[string]string{"traceparent": tp, "tracestate": ts}
+		diffPeer(t, p, kv)
+		checkRoundTrip(t, propagation.TraceContext, kv)
+		// The CloudEvents binary-mode headers parse the same way.
+		ce := propagation.New(propagation.WithExtractOrder(propagation.CloudEvents))
+		a := trace.SpanContextFromContext(ce.Extract(context.Background(), otelprop.MapCarrier{"ce-traceparent": tp, "ce-tracestate": ts}))
+		b := trace.SpanContextFromContext(p.otel.Extract(context.Background(), otelprop.MapCarrier(kv)))
+		if !a.Equal(b) {
+			t.Fatalf("ce-traceparent %q: got %s, want %s", tp, dumpSC(a), dumpSC(b))
+		}
+	})
+}
+
+func FuzzB3Single(f *testing.F) {
+	for _, in := range b3SingleInputs {
+		f.Add(in.v)
+	}
+	p := peers()[propagation.B3]
+	f.Fuzz(func(t *testing.T, v string) {
+		kv := map[string]string{"b3": v}
+		diffPeer(t, p, kv)
+		checkRoundTrip(t, propagation.B3, kv)
+	})
+}
+
+func FuzzB3Multi(f *testing.F) {
+	for _, in := range b3MultiInputs {
+		f.Add(in.traceID, in.spanID, in.sampled, in.flags, in.parent)
+	}
+	p := peers()[propagation.B3Multi]
+	f.Fuzz(func(t *testing.T, traceID, spanID, sampled, flags, parent string) {
+		kv := b3MultiKV(traceID, spanID, sampled, flags, parent)
+		diffPeer(t, p, kv)
+		checkRoundTrip(t, propagation.B3Multi, kv)
+	})
+}
+
+func FuzzJaeger(f *testing.F) {
+	for _, in := range jaegerInputs {
+		f.Add(in.v)
+	}
+	p := peers()[propagation.Jaeger]
+	f.Fuzz(func(t *testing.T, v string) {
+		kv := map[string]string{"uber-trace-id": v}
+		diffPeer(t, p, kv)
+		checkRoundTrip(t, propagation.Jaeger, kv)
+	})
+}
+
+func FuzzBaggage(f *testing.F) {
+	for _, in := range baggageInputs {
+		f.Add(in.v)
+	}
+	f.Add(strings.Repeat("k=v,", 3000))
+	p := peers()[propagation.Baggage]
+	f.Fuzz(func(t *testing.T, v string) {
+		kv := map[string]string{"baggage": v}
+		if len(v) <= 8192 {
+			diffPeer(t, p, kv)
+		}
+		ctx := p.kntrace.Extract(context.Background(), otelprop.MapCarrier(kv))
+		bag := baggage.FromContext(ctx)
+		checkBaggageLimits(t, bag)
+		// Inject -> extract keeps every member.
+		c := otelprop.MapCarrier{}
+		p.kntrace.Inject(ctx, c)
+		back := baggage.FromContext(p.kntrace.Extract(context.Background(), c))
+		if got, want := bagMap(baggage.ContextWithBaggage(context.Background(), back)), bagMap(ctx); !mapsEqual(got, want) {
+			t.Fatalf("baggage %q round trip: got %v, want %v", v, got, want)
+		}
+	})
+}
+
+func FuzzUberctx(f *testing.F) {
+	f.Add("user-id", "alice%20b", "tenant", "x")
+	f.Add("", "", "a b", "%zz")
+	f.Fuzz(func(t *testing.T, k1, v1, k2, v2 string) {
+		p := propagation.New(propagation.WithFormats(propagation.Jaeger))
+		c := otelprop.MapCarrier{
+			"uber-trace-id":  tid128 + ":" + sid + ":0:1",
+			"uberctx-" + k1: v1,
+			"uberctx-" + k2: v2,
+		}
+		ctx := p.Extract(context.Background(), c)
+		if !trace.SpanContextFromContext(ctx).IsValid() {
+			t.Fatal("valid uber-trace-id not extracted")
+		}
+		bag := baggage.FromContext(ctx)
+		checkBaggageLimits(t, bag)
+		out := otelprop.MapCarrier{}
+		p.Inject(ctx, out)
+		back := baggage.FromContext(p.Extract(context.Background(), out))
+		for _, m := range bag.Members() {
+			if got := back.Member(m.Key()).Value(); got != m.Value() {
+				t.Fatalf("uberctx %q round trip: got %q, want %q", m.Key(), got, m.Value())
+			}
+		}
+	})
+}
+
+func checkBaggageLimits(t *testing.T, bag baggage.Baggage) {
+	t.Helper()
+	if n := bag.Len(); n > 64 {
+		t.Fatalf("baggage has %d members", n)
+	}
+	if n := len(bag.String()); n > 8192 {
+		t.Fatalf("baggage is %d bytes", n)
+	}
+}
+
+func mapsEqual(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if b[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+func FuzzOTELPropagators(f *testing.F) {
+	for _, s := range []string{"", "none", "tracecontext,baggage", " b3 , B3Multi ,jaeger", "xray", "tracecontext,,baggage", "none,b3", "foo"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		fs, err := propagation.ParseList(s)
+		if err != nil {
+			if !errors.Is(err, propagation.ErrUnknownPropagator) || !strings.Contains(err.Error(), strings.Join(propagation.Names(), ", ")) {
+				t.Fatalf("ParseList(%q) error %q does not list the accepted values", s, err)
+			}
+			return
+		}
+		var names []string
+		for _, f := range fs {
+			if !slices.Contains(propagation.Names(), f.String()) {
+				t.Fatalf("ParseList(%q) returned %v", s, f)
+			}
+			names = append(names, f.String())
+		}
+		if len(names) == 0 {
+			names = []string{propagation.None}
+		}
+		again, err := propagation.ParseList(strings.Join(names, ","))
+		if err != nil || !slices.Equal(again, fs) {
+			t.Fatalf("ParseList(%q) = %v, but its names parse as %v, %v", s, fs, again, err)
+		}
+	})
+}
