@@ -295,8 +295,8 @@ func (b *Buffer) Shutdown(ctx context.Context) error {
 			_ = b.reg.Unregister()
 		}
 		expErr := b.exporter.Shutdown(ctx)
-		if left > 0 && flushErr == nil {
-			flushErr = fmt.Errorf("kntrace: span buffer shutdown: %d spans dropped", left)
+		if left > 0 {
+			flushErr = errors.Join(flushErr, fmt.Errorf("kntrace: span buffer shutdown: %d spans dropped", left))
 		}
 		b.shutErr = errors.Join(flushErr, expErr)
 	})

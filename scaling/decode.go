@@ -280,4 +280,3 @@ func hexToBase64(m map[string]any, where string, size int, keys ...string) error
 	}
 	return nil
 }
-
