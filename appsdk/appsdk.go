@@ -244,7 +244,13 @@ func (s *SDK) MarkReady() { s.timeline.MarkReady() }
 // continues the caller's trace, and with the cold-start middleware.
 func (s *SDK) Handler(h http.Handler, operation string) http.Handler {
 	return otelhttp.NewHandler(s.Middleware(h), operation,
-		otelhttp.WithTracerProvider(s.tp), otelhttp.WithPropagators(s.propagator))
+		otelhttp.WithTracerProvider(s.tp), otelhttp.WithPropagators(s.propagator),
+		otelhttp.WithSpanNameFormatter(func(op string, r *http.Request) string {
+			if op != "" {
+				return op
+			}
+			return r.Method + " " + r.URL.Path
+		}))
 }
 
 // Middleware is only the cold-start middleware, for apps that already start
