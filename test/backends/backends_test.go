@@ -1,0 +1,133 @@
+/*
+Copyright 2026 The kntrace Authors
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package backends
+
+import (
+	"context"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kntrace/kntrace/jaeger"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
+	"go.opentelemetry.io/otel/sdk/resource"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	semconv "go.opentelemetry.io/otel/semconv/v1.41.0"
+)
+
+func TestCollectorConfig(t *testing.T) {
+	c, err := NewCollector("127.0.0.1:14317", WithBinary("/bin/true"), WithLogDir(t.TempDir()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(c.ConfigPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := string(b)
+	for _, want := range []string{
+		"endpoint: " + c.GRPC, "endpoint: " + c.HTTP, "otlp_grpc:", "endpoint: 127.0.0.1:14317",
+		"processors: [memory_limiter, batch]", "level: none",
+	} {
+		if !strings.Contains(cfg, want) {
+			t.Errorf("collector config lacks %q:\n%s", want, cfg)
+		}
+	}
+	if c.GRPC == c.HTTP || !strings.HasPrefix(c.GRPC, "127.0.0.1:") {
+		t.Errorf("ports %s %s: want two loopback ports", c.GRPC, c.HTTP)
+	}
+	if _, err := NewCollector(""); err == nil {
+		t.Error("NewCollector with no export endpoint succeeded")
+	}
+}
+
+func TestStartReportsAnEarlyExit(t *testing.T) {
+	start := time.Now()
+	_, err := StartJaeger(context.Background(), WithBinary("/bin/false"), WithLogDir(t.TempDir()), WithReadyTimeout(10*time.Second))
+	if err == nil || !strings.Contains(err.Error(), "exited") {
+		t.Errorf("StartJaeger with a binary that exits = %v, want an error saying it exited", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("took %s to notice the exit", d)
+	}
+}
+
+func sendSpan(t *testing.T, c *Collector, service, name string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	exp, err := otlptracehttp.New(ctx, otlptracehttp.WithEndpointURL(c.HTTPEndpoint()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp),
+		sdktrace.WithResource(resource.NewSchemaless(semconv.ServiceName(service))))
+	_, s := tp.Tracer("test").Start(ctx, name)
+	s.End()
+	if err := tp.Shutdown(ctx); err != nil {
+		t.Fatalf("export to the collector: %v", err)
+	}
+}
+
+func waitForTrace(t *testing.T, q *jaeger.Client, service, name string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		traces, err := q.FindTraces(context.Background(), jaeger.Query{Service: service})
+		if err == nil && len(traces) == 1 && traces[0].Spans[0].OperationName == name {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("span %q of %s not in Jaeger within 30s (last: %d traces, %v)", name, service, len(traces), err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func TestStack(t *testing.T) {
+	s := Start(t, true)
+	q, err := jaeger.Dial(context.Background(), s.Jaeger.QueryGRPC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+
+	sendSpan(t, s.Collector, "backends-first", "first")
+	waitForTrace(t, q, "backends-first", "first")
+
+	s.Collector.Stop()
+	if s.Collector.Running() {
+		t.Fatal("collector still running after Stop")
+	}
+	if err := otlpHTTPReady(s.Collector.HTTPEndpoint())(context.Background()); err == nil {
+		t.Fatal("collector answers after Stop")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), DefaultCollectorReadyTimeout)
+	defer cancel()
+	if err := s.Collector.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	sendSpan(t, s.Collector, "backends-second", "second")
+	waitForTrace(t, q, "backends-second", "second")
+
+	// Jaeger's own OTLP receiver answers too.
+	direct := &Collector{HTTP: s.Jaeger.OTLPHTTP}
+	if err := otlpHTTPReady(direct.HTTPEndpoint())(context.Background()); err != nil {
+		t.Errorf("Jaeger's OTLP/HTTP receiver: %v", err)
+	}
+}
