@@ -33,6 +33,7 @@ import (
 
 	"go.opentelemetry.io/otel/attribute"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/protobuf/proto"
 )
@@ -78,6 +79,39 @@ func BenchmarkSpanProcessor(b *testing.B) {
 			}
 			b.StopTimer()
 			_ = tp.Shutdown(ctx)
+			b.ReportMetric(float64(exp.n.Load())/float64(b.N), "exported/span")
+		})
+	}
+}
+
+// BenchmarkOnEnd is the processors' own cost per span: OnEnd with one
+// finished span, the span's creation left out.
+func BenchmarkOnEnd(b *testing.B) {
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+	_, s := tp.Tracer("bench").Start(context.Background(), "GET /api/v1/items", trace.WithAttributes(
+		attribute.String("http.request.method", "GET"), attribute.Int("http.response.status_code", 200)))
+	s.End()
+	span := rec.Ended()[0]
+	cases := []struct {
+		name string
+		proc func(sdktrace.SpanExporter) sdktrace.SpanProcessor
+	}{
+		{"kntrace", func(e sdktrace.SpanExporter) sdktrace.SpanProcessor {
+			return NewBuffer(e, WithLogger(quiet), WithEnv(func(string) string { return "" }))
+		}},
+		{"batch", func(e sdktrace.SpanExporter) sdktrace.SpanProcessor { return sdktrace.NewBatchSpanProcessor(e) }},
+	}
+	for _, c := range cases {
+		b.Run(c.name, func(b *testing.B) {
+			exp := &discardExporter{}
+			p := c.proc(exp)
+			b.ReportAllocs()
+			for b.Loop() {
+				p.OnEnd(span)
+			}
+			b.StopTimer()
+			_ = p.Shutdown(context.Background())
 			b.ReportMetric(float64(exp.n.Load())/float64(b.N), "exported/span")
 		})
 	}
