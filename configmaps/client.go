@@ -197,7 +197,7 @@ type WriteOptions struct {
 // Set applies change to the tracing ConfigMap of namespace.
 func (c *Client) Set(ctx context.Context, namespace string, change Change, opts WriteOptions) (*Result, error) {
 	if change.IsEmpty() {
-		return nil, errors.New("nothing to set: give at least one of --protocol, --endpoint, --sampling-rate")
+		return nil, &InputError{Err: errors.New("nothing to set: give at least one of --protocol, --endpoint, --sampling-rate")}
 	}
 	det, err := c.Detect(ctx, namespace)
 	if err != nil {
@@ -244,7 +244,7 @@ func (c *Client) Migrate(ctx context.Context, namespace string, opts MigrateOpti
 	}
 	change, err := MigrationChange(lt, opts.Protocol, opts.Endpoint)
 	if err != nil {
-		return nil, err
+		return nil, &InputError{Err: err}
 	}
 	det := Detection{Shape: ShapeObservability, Reason: "migration target"}
 	return c.write(ctx, namespace, det, opts.WriteOptions, func(cm *corev1.ConfigMap) (*Plan, error) {

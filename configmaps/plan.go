@@ -215,7 +215,7 @@ func planEdits(cm *corev1.ConfigMap, shape Shape, edits map[string]*string, opts
 func PlanChange(cm *corev1.ConfigMap, shape Shape, change Change, opts CheckOptions) (*Plan, error) {
 	edits, err := change.keyEdits(shape, cm.Data)
 	if err != nil {
-		return nil, err
+		return nil, &InputError{Err: err}
 	}
 	return planEdits(cm, shape, edits, planOptions{check: opts, enforce: true, recordPrevious: true})
 }
@@ -255,3 +255,11 @@ func (e *RefusedError) Error() string {
 	}
 	return "refused, nothing was written:\n  " + strings.Join(msgs, "\n  ")
 }
+
+// InputError is a change that cannot be expressed in the ConfigMap's shape
+// (an unknown protocol, a rate outside [0, 1], a missing endpoint); nothing
+// is written.
+type InputError struct{ Err error }
+
+func (e *InputError) Error() string { return e.Err.Error() }
+func (e *InputError) Unwrap() error { return e.Err }

@@ -1,0 +1,333 @@
+/*
+Copyright 2026 The kntrace Authors
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/kntrace/kntrace/configmaps"
+)
+
+// configFlags are shared by the config subcommands.
+type configFlags struct {
+	serving, eventing bool
+	shape             string
+}
+
+func (f *configFlags) register(cmd *cobra.Command) {
+	cmd.Flags().BoolVar(&f.serving, "serving", false, "act on knative-serving (default: both serving and eventing)")
+	cmd.Flags().BoolVar(&f.eventing, "eventing", false, "act on knative-eventing (default: both serving and eventing)")
+	cmd.Flags().StringVar(&f.shape, "shape", "auto", "which ConfigMap Knative reads: auto (from the installed version), observability (config-observability, 1.19+) or legacy (config-tracing)")
+}
+
+func (f *configFlags) namespaces() []string {
+	if f.serving == f.eventing {
+		return []string{configmaps.ServingNamespace, configmaps.EventingNamespace}
+	}
+	if f.serving {
+		return []string{configmaps.ServingNamespace}
+	}
+	return []string{configmaps.EventingNamespace}
+}
+
+func (f *configFlags) client(g *globals) (*configmaps.Client, error) {
+	shape, err := configmaps.ParseShape(f.shape)
+	if err != nil {
+		return nil, usageError("--%v", err)
+	}
+	kube, err := g.kube()
+	if err != nil {
+		return nil, err
+	}
+	var opts []configmaps.ClientOption
+	if shape != "" {
+		opts = append(opts, configmaps.WithShape(shape))
+	}
+	return configmaps.NewClient(kube, opts...), nil
+}
+
+func newConfigCommand(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "config",
+		Short: "Show and change Knative's tracing ConfigMaps safely",
+		Long: `Knative reads tracing from config-observability (1.19+) or config-tracing
+(before 1.19) in knative-serving and knative-eventing. These commands pick the
+right one, refuse settings that would crash Knative or silently export nothing,
+touch only the tracing keys, and record what they replaced so that rollback can
+restore it. Every change of knative-serving's config-observability rolls the
+pods of every revision; use --dry-run to see the diff first.`,
+	}
+	cmd.AddCommand(newConfigShowCommand(g), newConfigSetCommand(g), newConfigMigrateCommand(g), newConfigRollbackCommand(g))
+	return cmd
+}
+
+func newConfigShowCommand(g *globals) *cobra.Command {
+	var (
+		f      configFlags
+		output string
+	)
+	cmd := &cobra.Command{
+		Use:     "show",
+		Short:   "Show the tracing configuration Knative reads, and its problems",
+		Example: "  kn trace config show\n  kn trace config show --serving -o yaml",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			format, err := parseOutput(output)
+			if err != nil {
+				return err
+			}
+			c, err := f.client(g)
+			if err != nil {
+				return err
+			}
+			var all []*configmaps.Status
+			for _, ns := range f.namespaces() {
+				st, err := c.Show(cmd.Context(), ns)
+				if err != nil {
+					return err
+				}
+				all = append(all, st)
+			}
+			if format != "" {
+				return writeStructured(g.streams.Out, format, all)
+			}
+			for _, st := range all {
+				printStatus(g.streams.Out, st)
+			}
+			return nil
+		},
+	}
+	f.register(cmd)
+	cmd.Flags().StringVarP(&output, "output", "o", "", "output format: json or yaml")
+	return cmd
+}
+
+func printStatus(w io.Writer, st *configmaps.Status) {
+	fmt.Fprintf(w, "%s/%s (%s: %s)\n", st.Namespace, st.ConfigMap, st.Shape, st.Reason)
+	keys := st.Shape.TracingKeys()
+	for _, k := range keys {
+		if v, ok := st.Keys[k]; ok {
+			fmt.Fprintf(w, "  %-22s %s\n", k+":", v)
+		}
+	}
+	switch {
+	case st.Observability != nil:
+		fmt.Fprintf(w, "  effective: protocol %s, endpoint %q, sampling rate %s\n", st.Observability.Protocol, st.Observability.Endpoint, fmtRate(st.Observability.SamplingRate))
+	case st.Legacy != nil:
+		fmt.Fprintf(w, "  effective: backend %s, endpoint %q, sample rate %s, debug %v\n", st.Legacy.Backend, st.Legacy.ZipkinEndpoint, fmtRate(st.Legacy.SampleRate), st.Legacy.Debug)
+	}
+	if st.Previous != nil {
+		fmt.Fprintf(w, "  rollback available (%s)\n", configmaps.PreviousAnnotation)
+	}
+	for _, p := range st.Problems {
+		fmt.Fprintf(w, "  %s: %s\n", strings.ToUpper(string(p.Severity)), p.Error())
+	}
+}
+
+func fmtRate(r float64) string { return fmt.Sprintf("%g", r) }
+
+type writeFlags struct {
+	configFlags
+	dryRun            bool
+	allowZeroSampling bool
+	output            string
+}
+
+func (f *writeFlags) register(cmd *cobra.Command) {
+	f.configFlags.register(cmd)
+	cmd.Flags().BoolVar(&f.dryRun, "dry-run", false, "print the diff and write nothing")
+	cmd.Flags().BoolVar(&f.allowZeroSampling, "allow-zero-sampling", false, "accept an exporting protocol with sampling rate 0 (exports nothing)")
+	cmd.Flags().StringVarP(&f.output, "output", "o", "", "output format: json or yaml (default: a diff)")
+}
+
+func (f *writeFlags) options() configmaps.WriteOptions {
+	return configmaps.WriteOptions{DryRun: f.dryRun, Check: configmaps.CheckOptions{AllowZeroSampling: f.allowZeroSampling}}
+}
+
+// runWrite applies one write per namespace and reports each. Every namespace
+// is planned (dry run) before the first write, so invalid input changes
+// nothing anywhere.
+func runWrite(cmd *cobra.Command, g *globals, f *writeFlags, write func(*configmaps.Client, string, configmaps.WriteOptions) (*configmaps.Result, error)) error {
+	format, err := parseOutput(f.output)
+	if err != nil {
+		return err
+	}
+	c, err := f.client(g)
+	if err != nil {
+		return err
+	}
+	dry := f.options()
+	dry.DryRun = true
+	for _, ns := range f.namespaces() {
+		if _, err := write(c, ns, dry); err != nil {
+			return classify(err)
+		}
+	}
+	var results []*configmaps.Result
+	for _, ns := range f.namespaces() {
+		res, err := write(c, ns, f.options())
+		if err != nil {
+			return classify(err)
+		}
+		results = append(results, res)
+		if format == "" {
+			printResult(g.streams.Out, g.streams.Err, res, f.dryRun)
+		}
+	}
+	if format != "" {
+		return writeStructured(g.streams.Out, format, results)
+	}
+	return nil
+}
+
+func classify(err error) error {
+	var refused *configmaps.RefusedError
+	if errors.As(err, &refused) {
+		return &ExitError{Code: ExitRefused, Err: err}
+	}
+	var usage *configmaps.InputError
+	if errors.As(err, &usage) {
+		return &ExitError{Code: ExitUsage, Err: err}
+	}
+	return err
+}
+
+func printResult(w, errw io.Writer, res *configmaps.Result, dryRun bool) {
+	p := res.Plan
+	fmt.Fprintf(w, "%s/%s (%s: %s)\n", p.Namespace, p.Name, res.Detection.Shape, res.Detection.Reason)
+	for _, pr := range p.Problems {
+		fmt.Fprintf(errw, "warning: %s\n", pr.Error())
+	}
+	if !p.NeedsWrite() {
+		fmt.Fprintln(w, "  unchanged: nothing to write, no pods roll")
+		return
+	}
+	fmt.Fprint(w, indent(p.Diff()))
+	rolls := "no pods roll (knative-eventing components reload the ConfigMap)"
+	if p.RollsPods() {
+		rolls = "this rolls the pods of every revision: knative-serving copies this ConfigMap into each queue-proxy's environment"
+	} else if !p.DataChanged() {
+		rolls = "metadata only: no pods roll"
+	}
+	if dryRun {
+		fmt.Fprintf(w, "  dry run: nothing written; applying it: %s\n", rolls)
+		return
+	}
+	retried := ""
+	if res.Conflicts > 0 {
+		retried = fmt.Sprintf(", after %d conflicting write(s) retried", res.Conflicts)
+	}
+	fmt.Fprintf(w, "  written (resourceVersion %s%s); %s\n", res.ResourceVersion, retried, rolls)
+}
+
+func indent(s string) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	return "  " + strings.Join(lines, "\n  ") + "\n"
+}
+
+func newConfigSetCommand(g *globals) *cobra.Command {
+	var (
+		f                  writeFlags
+		protocol, endpoint string
+		rate               float64
+	)
+	cmd := &cobra.Command{
+		Use:   "set",
+		Short: "Set the tracing protocol, endpoint and sampling rate",
+		Long: `Set changes only the tracing keys of Knative's tracing ConfigMap and refuses,
+before writing anything, a configuration that would crash Knative's components
+(an endpoint without a scheme that url.Parse rejects), silently use TLS
+(host:port becomes https://), or export nothing (a protocol with rate 0).
+On a legacy cluster (config-tracing) --protocol is the backend: zipkin or none.`,
+		Example: `  kn trace config set --protocol grpc --endpoint http://otel-collector.kntrace-system:4317 --sampling-rate 0.1
+  kn trace config set --serving --protocol http/protobuf --endpoint http://collector:4318/v1/traces --sampling-rate 1 --dry-run
+  kn trace config set --protocol none`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var change configmaps.Change
+			if cmd.Flags().Changed("protocol") {
+				change.Protocol = &protocol
+			}
+			if cmd.Flags().Changed("endpoint") {
+				change.Endpoint = &endpoint
+			}
+			if cmd.Flags().Changed("sampling-rate") {
+				change.SamplingRate = &rate
+			}
+			if change.IsEmpty() {
+				return usageError("nothing to set: give at least one of --protocol, --endpoint, --sampling-rate")
+			}
+			return runWrite(cmd, g, &f, func(c *configmaps.Client, ns string, o configmaps.WriteOptions) (*configmaps.Result, error) {
+				return c.Set(cmd.Context(), ns, change, o)
+			})
+		},
+	}
+	f.register(cmd)
+	cmd.Flags().StringVar(&protocol, "protocol", "", "grpc, http/protobuf, none or stdout (legacy: zipkin or none)")
+	cmd.Flags().StringVar(&endpoint, "endpoint", "", "collector URL with scheme, e.g. http://otel-collector.kntrace-system:4317 (\"\" removes it)")
+	cmd.Flags().Float64Var(&rate, "sampling-rate", 0, "fraction of new traces to sample, in [0, 1]")
+	return cmd
+}
+
+func newConfigMigrateCommand(g *globals) *cobra.Command {
+	var (
+		f                  writeFlags
+		protocol, endpoint string
+	)
+	cmd := &cobra.Command{
+		Use:   "migrate",
+		Short: "Turn a legacy config-tracing into config-observability tracing keys",
+		Long: `After an upgrade to Knative 1.19 or later, config-tracing is ignored and
+tracing stops. migrate reads config-tracing and writes the equivalent
+config-observability keys: backend none becomes protocol none; backend zipkin
+becomes the OTLP collector you name, with sample-rate carried over (rate 1 when
+debug was on). config-tracing itself is left alone.`,
+		Example: "  kn trace config migrate --endpoint http://otel-collector.kntrace-system:4317\n  kn trace config migrate --protocol http/protobuf --endpoint http://collector:4318/v1/traces --dry-run",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runWrite(cmd, g, &f, func(c *configmaps.Client, ns string, o configmaps.WriteOptions) (*configmaps.Result, error) {
+				return c.Migrate(cmd.Context(), ns, configmaps.MigrateOptions{WriteOptions: o, Protocol: protocol, Endpoint: endpoint})
+			})
+		},
+	}
+	f.register(cmd)
+	cmd.Flags().StringVar(&protocol, "protocol", "grpc", "OTLP protocol of the collector: grpc or http/protobuf")
+	cmd.Flags().StringVar(&endpoint, "endpoint", "", "the collector's OTLP endpoint (required when the legacy backend is zipkin)")
+	return cmd
+}
+
+func newConfigRollbackCommand(g *globals) *cobra.Command {
+	var f writeFlags
+	cmd := &cobra.Command{
+		Use:     "rollback",
+		Short:   "Restore the tracing keys kntrace's last change replaced",
+		Example: "  kn trace config rollback --dry-run\n  kn trace config rollback --serving",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runWrite(cmd, g, &f, func(c *configmaps.Client, ns string, o configmaps.WriteOptions) (*configmaps.Result, error) {
+				return c.Rollback(cmd.Context(), ns, o)
+			})
+		},
+	}
+	f.register(cmd)
+	return cmd
+}
