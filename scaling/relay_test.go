@@ -32,6 +32,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 	resourcepb "go.opentelemetry.io/proto/otlp/resource/v1"
@@ -542,5 +544,30 @@ func TestNewRelayRejectsBadConfig(t *testing.T) {
 				t.Errorf("NewRelay = %v, want an error containing %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// TestRelayServesTheOTLPExporter points the OpenTelemetry Go OTLP/HTTP
+// exporter (gzip on) at the relay, as an app in a pod would.
+func TestRelayServesTheOTLPExporter(t *testing.T) {
+	c := newFakeCollector(t, ProtocolGRPC)
+	r := startRelay(t, c)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	exp, err := otlptracehttp.New(ctx, otlptracehttp.WithEndpoint(r.Addr()), otlptracehttp.WithInsecure(),
+		otlptracehttp.WithCompression(otlptracehttp.GzipCompression))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
+	makeSpans(tp, 0, 5)
+	if err := tp.Shutdown(ctx); err != nil {
+		t.Fatalf("exporter to relay: %v", err)
+	}
+	if err := r.Drain(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(spanNames(0, 5), c.names()); diff != "" {
+		t.Errorf("forwarded (-want +got):\n%s", diff)
 	}
 }
