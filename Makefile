@@ -1,0 +1,28 @@
+# kntrace — every target is a thin wrapper over a script in hack/.
+SHELL := /bin/bash
+
+.PHONY: help build test bench demo lint tools fuzz
+
+help: ## list the targets
+	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-6s %s\n", $$1, $$2}'
+
+tools: ## build the real components the tests run (etcd, kube-apiserver, Collector, Jaeger, kn, Knative binaries) into ~/.cache/kntrace
+	@hack/tools.sh
+
+build: ## build kntrace's binaries into bin/
+	@hack/build.sh
+
+test: ## install what the tests need, then run unit, integration and end-to-end tests
+	@hack/test.sh
+
+bench: ## run every kntrace-vs-upstream comparison and print the table
+	@hack/bench.sh
+
+demo: ## start a local Knative plane with kntrace and show it working
+	@hack/demo.sh
+
+lint: ## gofmt, go vet, license headers
+	@hack/lint.sh
+
+fuzz: ## run each fuzz target for FUZZTIME (default 30s)
+	@hack/fuzz.sh
