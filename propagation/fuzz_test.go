@@ -150,7 +150,7 @@ func FuzzUberctx(f *testing.F) {
 	f.Fuzz(func(t *testing.T, k1, v1, k2, v2 string) {
 		p := propagation.New(propagation.WithFormats(propagation.Jaeger))
 		c := otelprop.MapCarrier{
-			"uber-trace-id":  tid128 + ":" + sid + ":0:1",
+			"uber-trace-id": tid128 + ":" + sid + ":0:1",
 			"uberctx-" + k1: v1,
 			"uberctx-" + k2: v2,
 		}

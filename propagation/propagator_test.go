@@ -19,7 +19,9 @@ package propagation_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -378,14 +380,14 @@ func TestNewDefaults(t *testing.T) {
 }
 
 func TestBaggageLimits(t *testing.T) {
-	member := func(i int) string { return "k" + strings.Repeat("0", 4-len(itoa(i))) + itoa(i) + "=" + strings.Repeat("v", 200) }
+	member := func(i int) string { return fmt.Sprintf("k%04d=%s", i, strings.Repeat("v", 200)) }
 	var long []string
 	for i := range 100 {
 		long = append(long, member(i))
 	}
 	var many []string
 	for i := range 200 {
-		many = append(many, "m"+itoa(i)+"=1")
+		many = append(many, "m"+strconv.Itoa(i)+"=1")
 	}
 	tests := []struct {
 		name        string
@@ -407,17 +409,6 @@ func TestBaggageLimits(t *testing.T) {
 			checkBaggageLimits(t, bag)
 		})
 	}
-}
-
-func itoa(i int) string {
-	if i == 0 {
-		return "0"
-	}
-	var b []byte
-	for ; i > 0; i /= 10 {
-		b = append([]byte{byte('0' + i%10)}, b...)
-	}
-	return string(b)
 }
 
 func TestUberctxBaggage(t *testing.T) {
