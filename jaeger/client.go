@@ -189,12 +189,13 @@ func (c *Client) FindTraces(ctx context.Context, q Query) ([]*model.Trace, error
 	return groupTraces(spans), nil
 }
 
-// GetTrace returns one trace by its hex ID (16 or 32 hex digits). A trace
-// Jaeger does not hold is reported with an error wrapping ErrNotFound.
+// GetTrace returns one trace by its ID as ParseTraceID reads it (hex
+// digits or a W3C traceparent). A trace Jaeger does not hold is reported
+// with an error wrapping ErrNotFound.
 func (c *Client) GetTrace(ctx context.Context, traceID string) (*model.Trace, error) {
-	id, err := model.TraceIDFromString(traceID)
+	id, err := ParseTraceID(traceID)
 	if err != nil {
-		return nil, fmt.Errorf("jaeger: trace ID %q: want 16 or 32 hex digits: %w", traceID, err)
+		return nil, fmt.Errorf("jaeger: %w", err)
 	}
 	ctx, cancel := c.callContext(ctx)
 	defer cancel()
