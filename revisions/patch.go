@@ -1,0 +1,346 @@
+/*
+Copyright 2026 The kntrace Authors
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package revisions
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"knative.dev/pkg/apis"
+	"knative.dev/serving/pkg/apis/serving"
+	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
+)
+
+// Target is an object whose Revision template kntrace patches.
+type Target struct {
+	// Meta is the object's metadata (annotations may ask for tracing).
+	Meta *metav1.ObjectMeta
+	// Template is the Revision template, patched in place.
+	Template *servingv1.RevisionTemplateSpec
+	// ServiceName becomes OTEL_SERVICE_NAME.
+	ServiceName string
+}
+
+// ServiceTarget is a Knative Service's template.
+func ServiceTarget(s *servingv1.Service) Target {
+	return Target{Meta: &s.ObjectMeta, Template: &s.Spec.Template, ServiceName: s.Name}
+}
+
+// ConfigurationTarget is a Configuration's template; a Configuration that a
+// Service owns is named after the Service.
+func ConfigurationTarget(c *servingv1.Configuration) Target {
+	name := c.Labels[serving.ServiceLabelKey]
+	if name == "" {
+		name = c.Name
+	}
+	return Target{Meta: &c.ObjectMeta, Template: &c.Spec.Template, ServiceName: name}
+}
+
+type options struct {
+	config          *Config
+	namespaceLabels map[string]string
+	namespace       string
+	version         string
+}
+
+// Option configures Resolve and Patch.
+type Option interface{ apply(*options) }
+
+type optionFunc func(*options)
+
+func (f optionFunc) apply(o *options) { f(o) }
+
+// WithConfig gives kntrace's defaults (config-kntrace); default DefaultConfig().
+func WithConfig(c *Config) Option { return optionFunc(func(o *options) { o.config = c }) }
+
+// WithNamespaceLabels gives the labels of the object's namespace, where
+// kntrace.dev/inject=enabled turns injection on.
+func WithNamespaceLabels(l map[string]string) Option {
+	return optionFunc(func(o *options) { o.namespaceLabels = l })
+}
+
+// WithNamespace gives the namespace when the object does not carry it (an
+// admission request for a create may leave metadata.namespace empty).
+func WithNamespace(ns string) Option { return optionFunc(func(o *options) { o.namespace = ns }) }
+
+// WithVersion gives the kntrace version recorded in OTEL_RESOURCE_ATTRIBUTES.
+func WithVersion(v string) Option { return optionFunc(func(o *options) { o.version = v }) }
+
+// Settings are the resolved tracing settings of one object.
+type Settings struct {
+	Inject bool `json:"inject"`
+	// Reason says which annotation, label or default decided Inject.
+	Reason       string  `json:"reason"`
+	ServiceName  string  `json:"serviceName"`
+	Namespace    string  `json:"namespace"`
+	Endpoint     string  `json:"endpoint"`
+	SamplingRate float64 `json:"samplingRate"`
+	Propagators  string  `json:"propagators"`
+	Version      string  `json:"version"`
+}
+
+// Env returns the variables kntrace sets, in a fixed order.
+func (s Settings) Env() []corev1.EnvVar {
+	return []corev1.EnvVar{
+		{Name: EnvServiceName, Value: s.ServiceName},
+		{Name: EnvEndpoint, Value: s.Endpoint},
+		{Name: EnvProtocol, Value: ProtocolHTTPProtobuf},
+		{Name: EnvPropagators, Value: s.Propagators},
+		{Name: EnvSampler, Value: Sampler},
+		{Name: EnvSamplerArg, Value: FormatRate(s.SamplingRate)},
+		{Name: EnvResourceAttributes, Value: fmt.Sprintf("k8s.namespace.name=%s,telemetry.distro.name=kntrace,telemetry.distro.version=%s", s.Namespace, s.Version)},
+	}
+}
+
+// Validate checks kntrace's annotations on t's metadata and template; each
+// error names the annotation and what it accepts.
+func Validate(t Target) *apis.FieldError {
+	_, err := Resolve(t)
+	return err
+}
+
+// Resolve reads what t asks for: annotations on the template first, then on
+// the metadata, then the namespace label, then config-kntrace.
+func Resolve(t Target, opts ...Option) (Settings, *apis.FieldError) {
+	o := options{version: "devel"}
+	for _, opt := range opts {
+		opt.apply(&o)
+	}
+	cfg := o.config
+	if cfg == nil {
+		cfg = DefaultConfig()
+	}
+	s := Settings{
+		ServiceName:  t.ServiceName,
+		Namespace:    t.Meta.Namespace,
+		Endpoint:     cfg.AppEndpoint(),
+		SamplingRate: cfg.SamplingRate,
+		Propagators:  cfg.Propagators,
+		Version:      o.version,
+		Reason:       fmt.Sprintf("no %s annotation and namespace label %s is not %q", InjectAnnotation, NamespaceLabel, NamespaceEnabled),
+	}
+	if s.Namespace == "" {
+		s.Namespace = o.namespace
+	}
+	if o.namespaceLabels[NamespaceLabel] == NamespaceEnabled {
+		s.Inject, s.Reason = true, fmt.Sprintf("namespace label %s=%s", NamespaceLabel, NamespaceEnabled)
+	}
+	var errs *apis.FieldError
+	// Metadata first, then the template, so that the template wins.
+	sources := []struct {
+		path        []string
+		annotations map[string]string
+	}{
+		{[]string{"metadata", "annotations"}, t.Meta.Annotations},
+		{[]string{"spec", "template", "metadata", "annotations"}, t.Template.Annotations},
+	}
+	for _, src := range sources {
+		where := strings.Join(src.path, ".")
+		if v, ok := src.annotations[InjectAnnotation]; ok {
+			b, err := ParseInject(v)
+			errs = errs.Also(err.ViaField(src.path...))
+			if err == nil {
+				s.Inject, s.Reason = b, fmt.Sprintf("%s: %q on %s", InjectAnnotation, v, where)
+			}
+		}
+		if v, ok := src.annotations[SamplingRateAnnotation]; ok && strings.TrimSpace(v) != "" {
+			r, err := ParseSamplingRate(v)
+			errs = errs.Also(err.ViaField(src.path...))
+			if err == nil {
+				s.SamplingRate = r
+			}
+		}
+		if v, ok := src.annotations[PropagatorsAnnotation]; ok && strings.TrimSpace(v) != "" {
+			p, err := ParsePropagators(v)
+			errs = errs.Also(err.ViaField(src.path...))
+			if err == nil {
+				s.Propagators = p
+			}
+		}
+	}
+	return s, errs
+}
+
+// Result is what Patch did.
+type Result struct {
+	Settings Settings
+	// Changed is true when the template was modified.
+	Changed bool
+}
+
+// Patch resolves t's settings and then injects (Apply) or, when tracing is
+// not asked for, removes what kntrace added before (Remove). An invalid
+// annotation changes nothing.
+func Patch(t Target, opts ...Option) (Result, error) {
+	s, ferr := Resolve(t, opts...)
+	if ferr != nil {
+		return Result{Settings: s}, ferr
+	}
+	if s.Inject {
+		return Result{Settings: s, Changed: Apply(t.Template, s)}, nil
+	}
+	return Result{Settings: s, Changed: Remove(t.Template)}, nil
+}
+
+// injected is the content of InjectedAnnotation.
+type injected struct {
+	// Env lists, per container index, the variables kntrace added.
+	Env [][]string `json:"env,omitempty"`
+	// Annotations lists the template annotations kntrace added.
+	Annotations []string `json:"annotations,omitempty"`
+}
+
+func (in injected) empty() bool {
+	for _, e := range in.Env {
+		if len(e) > 0 {
+			return false
+		}
+	}
+	return len(in.Annotations) == 0
+}
+
+func (in injected) env(i int) []string {
+	if i < len(in.Env) {
+		return in.Env[i]
+	}
+	return nil
+}
+
+// ParseInjected reads InjectedAnnotation. It is user-editable, so anything
+// that is not the JSON kntrace writes is an error (and then nothing counts
+// as kntrace's: a user's variable is never touched).
+func ParseInjected(v string) (env [][]string, annotations []string, err error) {
+	var in injected
+	dec := json.NewDecoder(strings.NewReader(v))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&in); err != nil {
+		return nil, nil, fmt.Errorf("annotation %s is not what kntrace writes: %w", InjectedAnnotation, err)
+	}
+	if dec.More() {
+		return nil, nil, fmt.Errorf("annotation %s is not what kntrace writes: trailing data", InjectedAnnotation)
+	}
+	return in.Env, in.Annotations, nil
+}
+
+func readInjected(tmpl *servingv1.RevisionTemplateSpec) injected {
+	v, ok := tmpl.Annotations[InjectedAnnotation]
+	if !ok {
+		return injected{}
+	}
+	env, ann, err := ParseInjected(v)
+	if err != nil {
+		return injected{}
+	}
+	return injected{Env: env, Annotations: ann}
+}
+
+func writeInjected(tmpl *servingv1.RevisionTemplateSpec, in injected) {
+	if in.empty() {
+		delete(tmpl.Annotations, InjectedAnnotation)
+		if len(tmpl.Annotations) == 0 {
+			tmpl.Annotations = nil
+		}
+		return
+	}
+	b, _ := json.Marshal(in) // slices of strings always marshal
+	if tmpl.Annotations == nil {
+		tmpl.Annotations = map[string]string{}
+	}
+	tmpl.Annotations[InjectedAnnotation] = string(b)
+}
+
+// Apply sets s on every container of tmpl and the podinfo annotation on
+// tmpl, except where the user set a variable or annotation of the same name,
+// and updates the variables kntrace added before. It reports whether tmpl
+// changed; applying the same settings again changes nothing.
+func Apply(tmpl *servingv1.RevisionTemplateSpec, s Settings) bool {
+	before := tmpl.DeepCopy()
+	owned := readInjected(tmpl)
+	want := s.Env()
+	wantNames := make(map[string]bool, len(want))
+	for _, e := range want {
+		wantNames[e.Name] = true
+	}
+	next := injected{Env: make([][]string, len(tmpl.Spec.Containers))}
+	for i := range tmpl.Spec.Containers {
+		c := &tmpl.Spec.Containers[i]
+		mine := owned.env(i)
+		// Variables kntrace added that it no longer sets.
+		c.Env = slices.DeleteFunc(c.Env, func(e corev1.EnvVar) bool {
+			return slices.Contains(mine, e.Name) && !wantNames[e.Name]
+		})
+		for _, w := range want {
+			j := slices.IndexFunc(c.Env, func(e corev1.EnvVar) bool { return e.Name == w.Name })
+			switch {
+			case j < 0:
+				c.Env = append(c.Env, w)
+			case slices.Contains(mine, w.Name):
+				c.Env[j] = w
+			default:
+				continue // the user's
+			}
+			next.Env[i] = append(next.Env[i], w.Name)
+		}
+		if len(c.Env) == 0 {
+			c.Env = nil
+		}
+	}
+	if v, ok := tmpl.Annotations[PodInfoAnnotation]; !ok || slices.Contains(owned.Annotations, PodInfoAnnotation) {
+		if tmpl.Annotations == nil {
+			tmpl.Annotations = map[string]string{}
+		}
+		if v != "enabled" {
+			tmpl.Annotations[PodInfoAnnotation] = "enabled"
+		}
+		next.Annotations = append(next.Annotations, PodInfoAnnotation)
+	}
+	writeInjected(tmpl, next)
+	return !equality.Semantic.DeepEqual(before, tmpl)
+}
+
+// Remove takes away exactly what kntrace added to tmpl (as recorded in
+// InjectedAnnotation) and reports whether tmpl changed.
+func Remove(tmpl *servingv1.RevisionTemplateSpec) bool {
+	if _, ok := tmpl.Annotations[InjectedAnnotation]; !ok {
+		return false
+	}
+	owned := readInjected(tmpl)
+	for i := range tmpl.Spec.Containers {
+		c := &tmpl.Spec.Containers[i]
+		mine := owned.env(i)
+		c.Env = slices.DeleteFunc(c.Env, func(e corev1.EnvVar) bool { return slices.Contains(mine, e.Name) })
+		if len(c.Env) == 0 {
+			c.Env = nil
+		}
+	}
+	for _, a := range owned.Annotations {
+		delete(tmpl.Annotations, a)
+	}
+	writeInjected(tmpl, injected{})
+	return true
+}
+
+// Injected reports whether kntrace has patched tmpl.
+func Injected(tmpl *servingv1.RevisionTemplateSpec) bool {
+	_, ok := tmpl.Annotations[InjectedAnnotation]
+	return ok
+}
