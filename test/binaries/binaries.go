@@ -37,6 +37,16 @@ const (
 	Kn            = "kn"
 )
 
+// Names of the upstream Knative binaries hack/tools.sh builds from the
+// project's own go.mod, for comparison with kntrace's builds.
+const (
+	QueueUpstream     = "queue-upstream"
+	ActivatorUpstream = "activator-upstream"
+	BrokerIngress     = "broker-ingress"
+	BrokerFilter      = "broker-filter"
+	IMCDispatcher     = "imc-dispatcher"
+)
+
 // Dir is where the built tools are linked: $KNTRACE_BIN, or
 // ${XDG_CACHE_HOME:-$HOME/.cache}/kntrace/bin.
 func Dir() string {
@@ -76,11 +86,15 @@ func Require(tb testing.TB, name string) string {
 	return p
 }
 
-// Kubectl returns the kubectl on PATH.
+// Kubectl returns the kubectl v1.35 that `make tools` builds, or else the
+// kubectl on PATH.
 func Kubectl() (string, error) {
+	if p, err := Path("kubectl"); err == nil {
+		return p, nil
+	}
 	p, err := exec.LookPath("kubectl")
 	if err != nil {
-		return "", fmt.Errorf("kubectl is not on PATH: install it (Debian package kubernetes-client) or run `make tools`")
+		return "", fmt.Errorf("kubectl is neither built in %s nor on PATH: run `make tools`", Dir())
 	}
 	return p, nil
 }

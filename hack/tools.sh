@@ -1,0 +1,301 @@
+#!/usr/bin/env bash
+# Copyright 2026 The kntrace Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+# hack/tools.sh builds the real components kntrace's tests run (etcd,
+# kube-apiserver, the OpenTelemetry Collector, Jaeger, kn and the upstream
+# Knative data-plane binaries) into a cache outside the checkout and links
+# them into one bin directory:
+#
+#   ${XDG_CACHE_HOME:-$HOME/.cache}/kntrace/<tool>-<version>/<binary>
+#   ${KNTRACE_BIN:-${XDG_CACHE_HOME:-$HOME/.cache}/kntrace/bin}/<name> -> the above
+#
+# Every tool is pinned by a wrapper module under tools/ (go.mod + go.sum);
+# the upstream Knative binaries are pinned by the project's own go.mod. A
+# binary is rebuilt only when the hash of what pins it changes, so a second
+# run only relinks.
+#
+# Usage:
+#   hack/tools.sh [--force] [NAME...]   build NAMEs (default: all), see --list
+#   hack/tools.sh --list                print the tool names
+#   hack/tools.sh --regen-otelcol       regenerate tools/otelcol/go.mod and
+#                                       go.sum from builder-config.yaml
+
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/kntrace
+BIN=${KNTRACE_BIN:-$CACHE/bin}
+GO=${GO:-go}
+export GOWORK=off
+
+OTELCOL_BUILDER_VERSION=v0.162.0
+
+ALL_TOOLS=(etcd kube-apiserver kubectl otelcol jaeger kn
+	queue-upstream activator-upstream broker-ingress broker-filter imc-dispatcher)
+
+# Knative data-plane binaries built from the project's own module.
+declare -A KNATIVE_PKG=(
+	[queue-upstream]=knative.dev/serving/cmd/queue
+	[activator-upstream]=knative.dev/serving/cmd/activator
+	[broker-ingress]=knative.dev/eventing/cmd/broker/ingress
+	[broker-filter]=knative.dev/eventing/cmd/broker/filter
+	[imc-dispatcher]=knative.dev/eventing/cmd/in_memory/channel_dispatcher
+)
+
+# Rough cold-cache build times on 2 cores, for the progress line.
+declare -A ESTIMATE=(
+	[etcd]="≈1.5 min"
+	[kube-apiserver]="≈6 min"
+	[kubectl]="≈1 min after kube-apiserver"
+	[otelcol]="≈3 min"
+	[jaeger]="≈5 min"
+	[kn]="≈2 min"
+	[queue-upstream]="≈1 min"
+	[activator-upstream]="≈2 min"
+	[broker-ingress]="≈1 min"
+	[broker-filter]="≈1 min"
+	[imc-dispatcher]="≈1 min"
+)
+
+FORCE=0
+CURRENT=""
+
+log() { printf '[tools] %s\n' "$*" >&2; }
+
+die() {
+	log "ERROR${CURRENT:+ ($CURRENT)}: $*"
+	exit 1
+}
+
+trap 'rc=$?; if [[ $rc -ne 0 && -n "$CURRENT" ]]; then log "FAILED: $CURRENT (exit $rc)"; fi' EXIT
+
+hash_files() {
+	cat "$@" | sha256sum | cut -c1-16
+}
+
+# mod_version DIR MODULE prints the version of MODULE required by the module
+# in DIR.
+mod_version() {
+	(cd "$1" && "$GO" list -mod=readonly -m -f '{{.Version}}' "$2") ||
+		die "cannot read the version of $2 from $1/go.mod"
+}
+
+# fresh DIR BINARY STAMP tells whether DIR/BINARY exists and was built from
+# STAMP.
+fresh() {
+	[[ $FORCE -eq 0 && -x "$1/$2" && -f "$1/.$2.stamp" && "$(cat "$1/.$2.stamp")" == "$3" ]]
+}
+
+# link NAME TARGET points BIN/NAME at TARGET.
+link() {
+	mkdir -p "$BIN"
+	ln -sfn "$2" "$BIN/$1"
+}
+
+# go_build DIR OUT LDFLAGS PKG builds PKG from the module in DIR into OUT,
+# readonly and reproducibly, replacing OUT only on success.
+go_build() {
+	local dir=$1 out=$2 ldflags=$3 pkg=$4
+	mkdir -p "$(dirname "$out")"
+	(cd "$dir" && "$GO" build -mod=readonly -trimpath -ldflags "-s -w $ldflags" -o "$out.tmp" "$pkg") ||
+		{ rm -f "$out.tmp"; die "go build $pkg failed (in $dir)"; }
+	mv -f "$out.tmp" "$out"
+}
+
+# build_step NAME VERSION DIR BINARY STAMP CMD... runs CMD unless
+# DIR/BINARY is fresh, then records STAMP and links BINARY as NAME.
+build_step() {
+	local name=$1 version=$2 dir=$3 binary=$4 stamp=$5
+	shift 5
+	CURRENT="$name $version"
+	if fresh "$dir" "$binary" "$stamp"; then
+		log "$name $version is up to date ($dir/$binary)"
+	else
+		log "building $name $version (${ESTIMATE[$name]:-a few min} on 2 cores)…"
+		local start=$SECONDS
+		mkdir -p "$dir"
+		rm -f "$dir/.$binary.stamp"
+		"$@"
+		[[ -x "$dir/$binary" ]] || die "build produced no $dir/$binary"
+		printf '%s\n' "$stamp" >"$dir/.$binary.stamp"
+		log "built $name $version in $((SECONDS - start))s ($(du -h "$dir/$binary" | cut -f1))"
+	fi
+	link "$name" "$dir/$binary"
+	CURRENT=""
+}
+
+build_etcd() {
+	local w=$ROOT/tools/etcd v
+	v=$(mod_version "$w" go.etcd.io/etcd/server/v3)
+	local dir=$CACHE/etcd-$v
+	build_step etcd "$v" "$dir" etcd "$(hash_files "$w/go.mod" "$w/go.sum")" \
+		go_build "$w" "$dir/etcd" "" go.etcd.io/etcd/server/v3
+}
+
+# build_kubernetes NAME builds k8s.io/kubernetes/cmd/NAME from
+# tools/kube-apiserver.
+build_kubernetes() {
+	local name=$1 w=$ROOT/tools/kube-apiserver v minor
+	v=$(mod_version "$w" k8s.io/kubernetes)
+	minor=${v#v1.}
+	minor=${minor%%.*}
+	local dir=$CACHE/$name-$v
+	# Without the version stamped at link time the binary reports
+	# v0.0.0-master and Knative's minimum-version check fails.
+	local ld="-X k8s.io/component-base/version.gitVersion=$v -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$minor"
+	build_step "$name" "$v" "$dir" "$name" "$(hash_files "$w/go.mod" "$w/go.sum")" \
+		go_build "$w" "$dir/$name" "$ld" "k8s.io/kubernetes/cmd/$name"
+}
+
+build_jaeger() {
+	local w=$ROOT/tools/jaeger v
+	v=$(mod_version "$w" github.com/jaegertracing/jaeger)
+	local dir=$CACHE/jaeger-$v
+	build_step jaeger "$v" "$dir" jaeger "$(hash_files "$w/go.mod" "$w/go.sum")" \
+		go_build "$w" "$dir/jaeger" "" github.com/jaegertracing/jaeger/cmd/jaeger
+}
+
+build_kn() {
+	local w=$ROOT/tools/kn v
+	v=$(mod_version "$w" knative.dev/client)
+	local dir=$CACHE/kn-$v
+	build_step kn "$v" "$dir" kn "$(hash_files "$w/go.mod" "$w/go.sum")" \
+		go_build "$w" "$dir/kn" "" knative.dev/client/cmd/kn
+}
+
+# otelcol_builder prints the path of the collector builder, installing it
+# into the cache first if needed.
+otelcol_builder() {
+	local dir=$CACHE/otelcol-builder-$OTELCOL_BUILDER_VERSION
+	if [[ ! -x "$dir/builder" ]]; then
+		log "installing the collector builder $OTELCOL_BUILDER_VERSION (≈1.5 min)…"
+		local start=$SECONDS
+		mkdir -p "$dir"
+		GOBIN=$dir GOFLAGS= "$GO" install -trimpath -ldflags "-s -w" \
+			"go.opentelemetry.io/collector/cmd/builder@$OTELCOL_BUILDER_VERSION" >&2 ||
+			die "go install of the collector builder $OTELCOL_BUILDER_VERSION failed"
+		log "installed the collector builder in $((SECONDS - start))s"
+	fi
+	printf '%s\n' "$dir/builder"
+}
+
+# otelcol_compile DIR generates the collector's sources into DIR/src from the
+# committed manifest, puts the committed go.mod/go.sum beside them and builds
+# DIR/otelcol.
+otelcol_compile() {
+	local dir=$1 w=$ROOT/tools/otelcol builder
+	builder=$(otelcol_builder)
+	rm -rf "$dir/src"
+	mkdir -p "$dir/src"
+	"$builder" --config "$w/builder-config.yaml" --output-path "$dir/src" \
+		--skip-get-modules --skip-compilation >"$dir/generate.log" 2>&1 ||
+		{ cat "$dir/generate.log" >&2; die "the collector builder could not generate sources"; }
+	cp "$w/go.mod" "$w/go.sum" "$dir/src/"
+	go_build "$dir/src" "$dir/otelcol" "" .
+}
+
+build_otelcol() {
+	local w=$ROOT/tools/otelcol v
+	v=$(mod_version "$w" go.opentelemetry.io/collector/otelcol)
+	local dir=$CACHE/otelcol-$v
+	local stamp
+	stamp=$(printf '%s\n%s\n' "$OTELCOL_BUILDER_VERSION" \
+		"$(hash_files "$w/builder-config.yaml" "$w/go.mod" "$w/go.sum")" | sha256sum | cut -c1-16)
+	build_step otelcol "$v" "$dir" otelcol "$stamp" otelcol_compile "$dir"
+}
+
+# regen_otelcol lets the builder resolve the manifest's modules and copies
+# the resulting go.mod and go.sum into tools/otelcol.
+regen_otelcol() {
+	local w=$ROOT/tools/otelcol builder tmp
+	CURRENT="otelcol regen"
+	builder=$(otelcol_builder)
+	tmp=$(mktemp -d)
+	log "resolving the collector manifest's modules…"
+	"$builder" --config "$w/builder-config.yaml" --output-path "$tmp" --skip-compilation >&2 ||
+		{ rm -rf "$tmp"; die "the collector builder could not resolve the manifest"; }
+	cp "$tmp/go.mod" "$tmp/go.sum" "$w/"
+	rm -rf "$tmp"
+	CURRENT=""
+	log "updated tools/otelcol/go.mod and go.sum: review and commit them"
+}
+
+# knative_key prints a hash of every module (path@version) the upstream
+# Knative binaries are built from, so edits to go.mod that do not touch
+# them do not rebuild them.
+knative_key() {
+	(cd "$ROOT" && "$GO" list -mod=readonly -deps \
+		-f '{{with .Module}}{{.Path}}@{{.Version}}{{with .Replace}}=>{{.Path}}@{{.Version}}{{end}}{{end}}' \
+		"${KNATIVE_PKG[@]}") | sort -u | sha256sum | cut -c1-16
+}
+
+build_knative() {
+	local name=$1 pkg=${KNATIVE_PKG[$1]} mod v
+	mod=$(cut -d/ -f1-2 <<<"$pkg")
+	CURRENT="$name"
+	v=$(mod_version "$ROOT" "$mod")
+	[[ -n "$KNATIVE_KEY" ]] || KNATIVE_KEY=$(knative_key) || die "cannot list the Knative binaries' modules"
+	local dir=$CACHE/knative-$KNATIVE_KEY
+	build_step "$name" "${mod#knative.dev/} $v" "$dir" "$name" "$KNATIVE_KEY" \
+		go_build "$ROOT" "$dir/$name" "" "$pkg"
+}
+KNATIVE_KEY=""
+
+build() {
+	case $1 in
+	etcd) build_etcd ;;
+	kube-apiserver | kubectl) build_kubernetes "$1" ;;
+	otelcol) build_otelcol ;;
+	jaeger) build_jaeger ;;
+	kn) build_kn ;;
+	queue-upstream | activator-upstream | broker-ingress | broker-filter | imc-dispatcher) build_knative "$1" ;;
+	*) die "unknown tool '$1' (known: ${ALL_TOOLS[*]})" ;;
+	esac
+}
+
+main() {
+	local names=() regen=0
+	for a in "$@"; do
+		case $a in
+		--force) FORCE=1 ;;
+		--list) printf '%s\n' "${ALL_TOOLS[@]}"; return 0 ;;
+		--regen-otelcol) regen=1 ;;
+		-h | --help) sed -n '16,33p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; return 0 ;;
+		-*) die "unknown option '$a'" ;;
+		*) names+=("$a") ;;
+		esac
+	done
+	command -v "$GO" >/dev/null || die "go is not on PATH"
+	mkdir -p "$CACHE"
+	# One build at a time per cache: a second run waits, then finds the
+	# binaries fresh.
+	exec 9>"$CACHE/.tools.lock"
+	if ! flock -n 9; then
+		log "another hack/tools.sh holds $CACHE/.tools.lock; waiting…"
+		flock 9
+	fi
+	if [[ $regen -eq 1 ]]; then
+		regen_otelcol
+		[[ ${#names[@]} -gt 0 ]] || return 0
+	fi
+	[[ ${#names[@]} -gt 0 ]] || names=("${ALL_TOOLS[@]}")
+	local start=$SECONDS
+	for n in "${names[@]}"; do
+		build "$n"
+	done
+	log "done in $((SECONDS - start))s; binaries linked in $BIN"
+}
+
+main "$@"
