@@ -514,3 +514,22 @@ func ParseTraceID(s string) (model.TraceID, error) {
 	}
 	return id, nil
 }
+
+// Summary is a trace without its spans, as `kn trace list` shows it.
+type Summary struct {
+	TraceID        string     `json:"traceID"`
+	StartTime      time.Time  `json:"startTime"`
+	DurationMicros int64      `json:"durationMicros"`
+	SpanCount      int        `json:"spanCount"`
+	Services       []string   `json:"services"`
+	RootService    string     `json:"rootService"`
+	RootOperation  string     `json:"rootOperation"`
+	Errors         int        `json:"errors"`
+	ColdStart      *ColdStart `json:"coldStart,omitempty"`
+}
+
+// Summary returns t without its spans.
+func (t *Trace) Summary() Summary {
+	return Summary{TraceID: t.TraceID, StartTime: t.StartTime, DurationMicros: t.DurationMicros, SpanCount: t.SpanCount,
+		Services: t.Services, RootService: t.RootService, RootOperation: t.RootOperation, Errors: t.Errors, ColdStart: t.ColdStart}
+}
