@@ -199,3 +199,7 @@ func (c *Config) AppEndpoint() string {
 	}
 	return c.CollectorHTTPEndpoint
 }
+
+// WebhookConfigurationName is the MutatingWebhookConfiguration config/
+// installs; `kn trace enable` patches templates itself when it is absent.
+const WebhookConfigurationName = "webhook.kntrace.dev"
