@@ -89,7 +89,9 @@ func WithAddress(addr string) Option { return runOptionFunc(func(c *runConfig) {
 func WithVersion(v string) Option { return runOptionFunc(func(c *runConfig) { c.version = v }) }
 
 // WithLogger sets the logger; default a production zap logger at info.
-func WithLogger(l *zap.SugaredLogger) Option { return runOptionFunc(func(c *runConfig) { c.logger = l }) }
+func WithLogger(l *zap.SugaredLogger) Option {
+	return runOptionFunc(func(c *runConfig) { c.logger = l })
+}
 
 // WithResync is how often the controller converges Knative's ConfigMaps
 // and the caBundle even without an event; default 10 minutes.
