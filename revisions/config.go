@@ -202,4 +202,4 @@ func (c *Config) AppEndpoint() string {
 
 // WebhookConfigurationName is the MutatingWebhookConfiguration config/
 // installs; `kn trace enable` patches templates itself when it is absent.
-const WebhookConfigurationName = "webhook.kntrace.dev"
+const WebhookConfigurationName = "kntrace.webhook.kntrace.dev"

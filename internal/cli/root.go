@@ -107,7 +107,7 @@ setup and draws traces from Jaeger as a waterfall. It runs as the kn plugin
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &ExitError{Code: ExitUsage, Err: err} })
 	root.PersistentFlags().StringVar(&g.kubeconfig, "kubeconfig", "", "path to the kubeconfig file (default $KUBECONFIG or ~/.kube/config)")
 	root.PersistentFlags().StringVar(&g.context, "context", "", "the kubeconfig context to use")
-	root.AddCommand(newConfigCommand(g), newVersionCommand(g), newListCommand(g), newGetCommand(g), newDoctorCommand(g))
+	root.AddCommand(newConfigCommand(g), newVersionCommand(g), newListCommand(g), newGetCommand(g), newDoctorCommand(g), newEnableCommand(g), newDisableCommand(g))
 	return root
 }
 
