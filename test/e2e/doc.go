@@ -1,0 +1,21 @@
+/*
+Copyright 2026 The kntrace Authors
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// Package e2e holds kntrace's end-to-end scenarios: each starts the local
+// Knative plane (test/plane) with real components, sends real requests and
+// events, and asserts on the traces in the real Jaeger through jaeger-idl
+// queries. Each scenario prints its cold-start time to first byte.
+package e2e

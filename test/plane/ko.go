@@ -1,0 +1,90 @@
+/*
+Copyright 2026 The kntrace Authors
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package plane
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+)
+
+// KoPrefix marks an image that is a Go import path built locally.
+const KoPrefix = "ko://"
+
+// koBuilder builds ko:// images with go build, once per import path.
+type koBuilder struct {
+	moduleDir string
+	outDir    string
+	images    map[string]string // extra image -> binary mappings
+
+	mu    sync.Mutex
+	built map[string]string
+}
+
+// binary returns the executable for image: a ko:// import path is built
+// with go build in the module directory; other images must have been
+// mapped with WithImage.
+func (k *koBuilder) binary(ctx context.Context, image string) (string, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if p, ok := k.images[image]; ok {
+		return p, nil
+	}
+	if p, ok := k.built[image]; ok {
+		return p, nil
+	}
+	if !strings.HasPrefix(image, KoPrefix) {
+		return "", fmt.Errorf("image %q: the plane runs ko://<import path> images (built with go build) or images mapped with plane.WithImage", image)
+	}
+	importPath := strings.TrimPrefix(image, KoPrefix)
+	out := filepath.Join(k.outDir, strings.NewReplacer("/", "_", ".", "_").Replace(importPath))
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, importPath)
+	cmd.Dir = k.moduleDir
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("build image %s (go build %s in %s): %v\n%s", image, importPath, k.moduleDir, err, stderr.String())
+	}
+	if k.built == nil {
+		k.built = map[string]string{}
+	}
+	k.built[image] = out
+	return out, nil
+}
+
+// moduleRoot returns the directory of the main module of the current
+// working directory.
+func moduleRoot() (string, error) {
+	out, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		return "", fmt.Errorf("go env GOMOD: %w", err)
+	}
+	gomod := strings.TrimSpace(string(out))
+	if gomod == "" || gomod == os.DevNull {
+		return "", fmt.Errorf("not inside a Go module: run from the kntrace checkout or pass plane.WithModuleDir")
+	}
+	return filepath.Dir(gomod), nil
+}
