@@ -21,6 +21,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	gogoproto "github.com/gogo/protobuf/proto"
@@ -224,7 +225,13 @@ func (c *Client) callContext(ctx context.Context) (context.Context, context.Canc
 }
 
 func (c *Client) wrap(op string, err error) error {
-	switch status.Code(err) {
+	code := status.Code(err)
+	// With WaitForReady a refused connection surfaces as DeadlineExceeded
+	// carrying the last dial error.
+	if code == codes.DeadlineExceeded && strings.Contains(status.Convert(err).Message(), "while dialing") {
+		code = codes.Unavailable
+	}
+	switch code {
 	case codes.Unavailable:
 		return fmt.Errorf("jaeger: %s: query endpoint %s is unreachable (is Jaeger running with jaeger_query's grpc endpoint there?): %w", op, c.addr, err)
 	case codes.DeadlineExceeded:

@@ -132,7 +132,7 @@ Exit status 4 when any check fails.`,
   # Services of one namespace only, with a port-forwarded collector and Jaeger
   kn trace doctor -n demo --collector 127.0.0.1:4317 --jaeger 127.0.0.1:16685
   kn trace doctor -o json`,
-		Args: cobra.NoArgs,
+		Args: exactArgs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			format, err := parseOutput(f.output)
 			if err != nil {

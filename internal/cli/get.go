@@ -51,7 +51,7 @@ and durations, plus depth, critical path, errors and cold-start phases);
   kn trace get 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01 --width 100
   kn trace get 4bf92f3577b34da6a3ce929d0e0e4736 -o html > trace.html
   kn trace get 4bf92f3577b34da6a3ce929d0e0e4736 -o json | jq '.spans[] | select(.error)'`,
-		Args: cobra.ExactArgs(1),
+		Args: exactArgs("TRACE_ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			format, err := parseOutput(output, "html")
 			if err != nil {

@@ -93,7 +93,7 @@ spans without the attribute are not filtered out.`,
   kn trace list hello -n demo --coldstart --since 10m
   # Everything the activator saw, as JSON, from a port-forwarded Jaeger
   kn trace list activator --jaeger 127.0.0.1:16685 -o json`,
-		Args: cobra.ExactArgs(1),
+		Args: exactArgs("SERVICE"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runList(cmd.Context(), g, &f, args[0])
 		},
@@ -242,4 +242,18 @@ func coldStartCell(cs *jaeger.ColdStart) string {
 		return "yes"
 	}
 	return "waited " + jaeger.FormatDuration(time.Duration(cs.WaitMicros)*time.Microsecond)
+}
+
+// exactArgs accepts exactly the named positional arguments; anything else is
+// a usage error (exit 2).
+func exactArgs(names ...string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) != len(names) {
+			if len(names) == 0 {
+				return usageError("%s takes no arguments, got %q", cmd.CommandPath(), args)
+			}
+			return usageError("%s accepts %d arg(s) (%s), received %d", cmd.CommandPath(), len(names), strings.Join(names, " "), len(args))
+		}
+		return nil
+	}
 }
