@@ -26,6 +26,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	admissionv1 "k8s.io/api/admission/v1"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
@@ -212,9 +213,35 @@ func newDoctorWorld(t *testing.T) *doctorWorld {
 	}
 	w.patchCM(t, configmaps.ServingNamespace, "config-deployment", map[string]*string{"queue-sidecar-image": ptrTo("kntrace.dev/queue:test")})
 	w.patchCM(t, configmaps.ServingNamespace, "config-features", map[string]*string{"queueproxy.mount-podinfo": ptrTo("enabled")})
-	must[*admissionregistrationv1.MutatingWebhookConfiguration](t)(w.kube.AdmissionregistrationV1().MutatingWebhookConfigurations().Create(ctx, w.webhook.config(), metav1.CreateOptions{}))
+	w.installWebhook(t)
 	w.createService(t, "demo", "hello", true)
 	return w
+}
+
+// installWebhook creates the MutatingWebhookConfiguration and waits until
+// the API server calls the webhook (its configuration is picked up
+// asynchronously).
+func (w *doctorWorld) installWebhook(t *testing.T) {
+	t.Helper()
+	ctx := context.Background()
+	must[*admissionregistrationv1.MutatingWebhookConfiguration](t)(w.kube.AdmissionregistrationV1().MutatingWebhookConfigurations().Create(ctx, w.webhook.config(), metav1.CreateOptions{}))
+	probe := &servingv1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: "wait-for-webhook", Namespace: "demo", Annotations: map[string]string{InjectAnnotation: "true"}},
+		Spec: servingv1.ServiceSpec{ConfigurationSpec: servingv1.ConfigurationSpec{Template: servingv1.RevisionTemplateSpec{
+			Spec: servingv1.RevisionSpec{PodSpec: corev1.PodSpec{Containers: []corev1.Container{{Image: "x"}}}},
+		}}},
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		got, err := w.serving.ServingV1().Services("demo").Create(ctx, probe, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+		if err == nil && templateHasEnv(got, InjectedEnv) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the API server did not call the webhook within 30s (last: %v)", err)
+		}
+		time.Sleep(100 * time.Millisecond) // polling interval
+	}
 }
 
 func ptrTo[T any](v T) *T { return &v }
@@ -392,9 +419,7 @@ func TestDoctorAgainstAPIServer(t *testing.T) {
 			if err := w.kube.AdmissionregistrationV1().MutatingWebhookConfigurations().Delete(ctx, WebhookConfigName, metav1.DeleteOptions{}); err != nil {
 				t.Fatal(err)
 			}
-			return func() {
-				must[*admissionregistrationv1.MutatingWebhookConfiguration](t)(w.kube.AdmissionregistrationV1().MutatingWebhookConfigurations().Create(ctx, w.webhook.config(), metav1.CreateOptions{}))
-			}
+			return func() { w.installWebhook(t) }
 		},
 		wantName: "webhook/installed", wantStatus: StatusFail, wantMsg: "MutatingWebhookConfiguration kntrace.webhook.kntrace.dev not found", wantFix: "ko apply -Rf config/",
 	}, {
