@@ -16,7 +16,7 @@
 # make demo: builds what the demo needs, then runs it.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$REPO_ROOT"
-[[ -x hack/apt.sh ]] && hack/apt.sh
+hack/apt.sh
 hack/tools.sh etcd kube-apiserver
 log "starting the demo"
 go run ./test/cmd/kntrace-demo

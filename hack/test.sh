@@ -19,7 +19,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$REPO_ROOT"
 start=$SECONDS
 
-[[ -x hack/apt.sh ]] && hack/apt.sh
+hack/apt.sh --with-chromium
 hack/tools.sh
 log "go vet"
 go vet ./...
