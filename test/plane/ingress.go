@@ -45,14 +45,24 @@ type ingress struct {
 	proxy *httputil.ReverseProxy
 	srvs  []*http.Server
 	wg    sync.WaitGroup
+
+	mu       sync.Mutex
+	backends map[string]*httputil.ReverseProxy // host -> proxy to a fixed address
 }
 
 var _ http.Handler = (*ingress)(nil)
 
 func newIngress(activator string, route func(string) (types.NamespacedName, bool)) *ingress {
 	target := &url.URL{Scheme: "http", Host: activator}
-	in := &ingress{route: route}
-	in.proxy = &httputil.ReverseProxy{
+	in := &ingress{route: route, backends: map[string]*httputil.ReverseProxy{}}
+	in.proxy = hostPreservingProxy(target)
+	return in
+}
+
+// hostPreservingProxy forwards to target, keeping the Host header and every
+// other header as they came (no spans, no propagation of its own).
+func hostPreservingProxy(target *url.URL) *httputil.ReverseProxy {
+	return &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(target)
 			pr.Out.Host = pr.In.Host
@@ -65,7 +75,24 @@ func newIngress(activator string, route func(string) (types.NamespacedName, bool
 		},
 		FlushInterval: -1,
 	}
-	return in
+}
+
+// addBackend routes requests for host (any port) to addr, as a cluster
+// Service would (e.g. a channel's or the broker ingress's name).
+func (in *ingress) addBackend(host, addr string) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	in.backends[strings.ToLower(host)] = hostPreservingProxy(&url.URL{Scheme: "http", Host: addr})
+}
+
+func (in *ingress) backend(host string) (*httputil.ReverseProxy, bool) {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	p, ok := in.backends[strings.TrimSuffix(strings.ToLower(host), ".")]
+	return p, ok
 }
 
 // hostKey maps a Host header to "<svc>.<ns>".
@@ -85,6 +112,10 @@ func hostKey(host string) (string, bool) {
 }
 
 func (in *ingress) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if b, ok := in.backend(r.Host); ok {
+		b.ServeHTTP(w, r)
+		return
+	}
 	key, ok := hostKey(r.Host)
 	if !ok {
 		http.Error(w, fmt.Sprintf("host %q is not <service>.<namespace>[.svc.cluster.local]", r.Host), http.StatusNotFound)
