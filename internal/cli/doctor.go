@@ -39,22 +39,23 @@ import (
 
 	"github.com/kntrace/kntrace/configmaps"
 	"github.com/kntrace/kntrace/jaeger"
+	"github.com/kntrace/kntrace/revisions"
 )
 
-// Names kntrace's install (config/) and webhook (cmd/webhook) use; doctor
-// looks for exactly these.
+// Names of kntrace's install (config/500-webhook.yaml) that doctor looks for.
 const (
-	SystemNamespace = "kntrace-system"
+	// SystemNamespace is where config/ installs kntrace.
+	SystemNamespace = revisions.SystemNamespace
 	// WebhookConfigName is the MutatingWebhookConfiguration's name.
 	WebhookConfigName = "kntrace.webhook.kntrace.dev"
 	// WebhookDeployment runs the webhook in SystemNamespace.
 	WebhookDeployment = "kntrace-webhook"
 	// InjectAnnotation on a Knative Service ("true") or InjectLabel on a
 	// namespace ("enabled") asks the webhook to inject the OTel env.
-	InjectAnnotation = "kntrace.dev/inject"
-	InjectLabel      = "kntrace.dev/inject"
+	InjectAnnotation = revisions.InjectAnnotation
+	InjectLabel      = revisions.NamespaceLabel
 	// InjectedEnv is the variable the webhook adds to every container.
-	InjectedEnv = "OTEL_EXPORTER_OTLP_ENDPOINT"
+	InjectedEnv = revisions.EnvEndpoint
 	// doctorProbeService is the name of the Service doctor creates with
 	// dryRun=All to see the webhook answer; nothing is stored.
 	doctorProbeService = "kntrace-doctor-probe"
@@ -557,7 +558,7 @@ func (d *doctor) services(ctx context.Context) {
 		return
 	}
 	enabledNS := map[string]bool{}
-	if nss, err := d.kube.CoreV1().Namespaces().List(ctx, metav1.ListOptions{LabelSelector: InjectLabel + "=enabled"}); err == nil {
+	if nss, err := d.kube.CoreV1().Namespaces().List(ctx, metav1.ListOptions{LabelSelector: InjectLabel + "=" + revisions.NamespaceEnabled}); err == nil {
 		for _, n := range nss.Items {
 			enabledNS[n.Name] = true
 		}
@@ -603,8 +604,7 @@ func (d *doctor) podInfo(ctx context.Context) {
 	case "enabled":
 		d.report.add(name, StatusPass, "", "%s is enabled: kntrace's queue-proxy reads the pod's annotations from /etc/podinfo", key)
 	case "allowed":
-		d.report.add(name, StatusWarn, fix+", or annotate Services features.knative.dev/queueproxy-podinfo=enabled",
-			"%s is allowed: only Services annotated features.knative.dev/queueproxy-podinfo=enabled give kntrace's queue-proxy their annotations", key)
+		d.report.add(name, StatusPass, "", "%s is allowed: kntrace's webhook annotates templates %s=enabled, so kntrace's queue-proxy gets /etc/podinfo", key, revisions.PodInfoAnnotation)
 	default:
 		d.report.add(name, StatusWarn, fix, "%s is %q: the queue-proxy gets no /etc/podinfo, so kntrace's queue-proxy cannot see a Service's kntrace.dev/* annotations", key, orDefault(v, "disabled"))
 	}

@@ -406,12 +406,12 @@ func TestDoctorAgainstAPIServer(t *testing.T) {
 		},
 		wantName: "collector", wantStatus: StatusFail, wantMsg: "is not reachable", wantFix: "start the collector",
 	}, {
-		name: "--collector not reachable",
-		args: []string{"--collector", closedAddr(t)},
+		name:     "--collector not reachable",
+		args:     []string{"--collector", closedAddr(t)},
 		wantName: "collector", wantStatus: StatusFail, wantMsg: "(from --collector) is not reachable",
 	}, {
-		name: "Jaeger not reachable",
-		args: []string{"--jaeger", closedAddr(t)},
+		name:     "Jaeger not reachable",
+		args:     []string{"--jaeger", closedAddr(t)},
 		wantName: "jaeger", wantStatus: StatusFail, wantMsg: "unreachable", wantFix: "--jaeger HOST:PORT",
 	}, {
 		name: "webhook not installed",
