@@ -67,30 +67,20 @@ func (a *Admission) Admit(ctx context.Context, req *admissionv1.AdmissionRequest
 		return allow
 	}
 	logger := logging.FromContext(ctx)
-	var (
-		target revisions.Target
-		meta   *metav1.ObjectMeta
-	)
-	switch req.Kind.Kind {
-	case "Service":
-		var s servingv1.Service
-		if err := json.Unmarshal(req.Object.Raw, &s); err != nil {
-			logger.Warnw("cannot decode the Service; allowing it unchanged", zap.Error(err))
-			return allow
-		}
-		target, meta = revisions.ServiceTarget(&s), &s.ObjectMeta
-	case "Configuration":
-		var c servingv1.Configuration
-		if err := json.Unmarshal(req.Object.Raw, &c); err != nil {
-			logger.Warnw("cannot decode the Configuration; allowing it unchanged", zap.Error(err))
-			return allow
-		}
-		target, meta = revisions.ConfigurationTarget(&c), &c.ObjectMeta
-	default:
+	target, meta, err := decode(req.Kind.Kind, req.Object.Raw)
+	if err != nil {
+		logger.Warnw("cannot decode the object; allowing it unchanged", zap.Error(err))
 		return allow
 	}
-	if meta.DeletionTimestamp != nil {
+	if target.Template == nil || meta.DeletionTimestamp != nil {
 		return allow
+	}
+	// Knative refuses a template change that keeps a user-chosen revision
+	// name (spec.template.metadata.name): never be the cause of that.
+	if req.Operation == admissionv1.Update && target.Template.Name != "" {
+		if old, _, err := decode(req.Kind.Kind, req.OldObject.Raw); err == nil && old.Template != nil && old.Template.Name == target.Template.Name {
+			return allow
+		}
 	}
 	ns := meta.Namespace
 	if ns == "" {
@@ -115,6 +105,26 @@ func (a *Admission) Admit(ctx context.Context, req *admissionv1.AdmissionRequest
 	}
 	pt := admissionv1.PatchTypeJSONPatch
 	return &admissionv1.AdmissionResponse{Allowed: true, Patch: patch, PatchType: &pt}
+}
+
+// decode reads a Service or a Configuration; any other kind gives a Target
+// without a template.
+func decode(kind string, raw []byte) (revisions.Target, *metav1.ObjectMeta, error) {
+	switch kind {
+	case "Service":
+		var s servingv1.Service
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return revisions.Target{}, nil, err
+		}
+		return revisions.ServiceTarget(&s), &s.ObjectMeta, nil
+	case "Configuration":
+		var c servingv1.Configuration
+		if err := json.Unmarshal(raw, &c); err != nil {
+			return revisions.Target{}, nil, err
+		}
+		return revisions.ConfigurationTarget(&c), &c.ObjectMeta, nil
+	}
+	return revisions.Target{}, &metav1.ObjectMeta{}, nil
 }
 
 // String names the controller in logs.

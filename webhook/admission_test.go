@@ -165,3 +165,85 @@ func TestAdmitUsesNamespaceLabelAndConfig(t *testing.T) {
 		t.Errorf("patch %s does not point at the relay %s (kntrace-queue-proxy: true)", resp.Patch, revisions.RelayEndpoint)
 	}
 }
+
+func TestAdmitUpdates(t *testing.T) {
+	a := NewAdmission(revisions.DefaultConfig, func(string) map[string]string { return nil }, "v9")
+	injected := func(raw string) []byte {
+		resp := a.Admit(context.Background(), request("Service", "CREATE", raw))
+		patch, err := jsonpatch.DecodePatch(resp.Patch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := patch.Apply([]byte(raw))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	t.Run("opting out removes exactly what kntrace added", func(t *testing.T) {
+		on := injected(withUserEnv)
+		off := strings.Replace(string(on), `"kntrace.dev/inject":"true"`, `"kntrace.dev/inject":"false"`, 1)
+		req := request("Service", "UPDATE", off)
+		req.OldObject.Raw = on
+		resp := a.Admit(context.Background(), req)
+		patch, err := jsonpatch.DecodePatch(resp.Patch)
+		if err != nil {
+			t.Fatalf("patch %s: %v", resp.Patch, err)
+		}
+		got, err := patch.Apply([]byte(off))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := strings.Replace(withUserEnv, `"kntrace.dev/inject":"true"`, `"kntrace.dev/inject":"false"`, 1)
+		if !jsonpatch.Equal(got, []byte(want)) {
+			t.Errorf("after opting out:\n got %s\nwant %s", got, want)
+		}
+	})
+	t.Run("a kept user-chosen revision name is never patched", func(t *testing.T) {
+		byo := `{"apiVersion":"serving.knative.dev/v1","kind":"Service","metadata":{"name":"hello","annotations":{"kntrace.dev/inject":"true"}},"spec":{"template":{"metadata":{"name":"hello-v1"},"spec":{"containers":[{"image":"a"}]}}}}`
+		req := request("Service", "UPDATE", byo)
+		req.OldObject.Raw = []byte(byo)
+		if resp := a.Admit(context.Background(), req); !resp.Allowed || resp.Patch != nil {
+			t.Errorf("allowed %v, patch %s; want allowed unchanged (Knative refuses a template change without a new name)", resp.Allowed, resp.Patch)
+		}
+		renamed := strings.Replace(byo, "hello-v1", "hello-v2", 1)
+		req = request("Service", "UPDATE", renamed)
+		req.OldObject.Raw = []byte(byo)
+		if resp := a.Admit(context.Background(), req); resp.Patch == nil {
+			t.Error("a renamed template was not patched")
+		}
+	})
+}
+
+// FuzzAdmit: whatever object arrives, Admit does not panic; a patch it
+// returns applies to the object, and admitting the result changes nothing.
+func FuzzAdmit(f *testing.F) {
+	for _, s := range []string{minimal, withUserEnv, configuration, badRate, notAsked, `{}`, `{"spec":{"template":{}}}`,
+		`{"spec":{"template":{"spec":{"containers":[{"env":[{"name":"OTEL_PROPAGATORS"}]}]}}},"metadata":{"annotations":{"kntrace.dev/inject":"true"}}}`,
+		`{"metadata":{"annotations":{"kntrace.dev/inject":"true"}},"spec":{"template":{"metadata":{"annotations":{"kntrace.dev/injected":"{\"env\":[[\"X\"]]}"}},"spec":{"containers":[{"env":[{"name":"X","value":"1"}]}]}}}}`} {
+		f.Add(s, true)
+		f.Add(s, false)
+	}
+	a := NewAdmission(revisions.DefaultConfig, func(string) map[string]string { return nil }, "v9")
+	f.Fuzz(func(t *testing.T, raw string, service bool) {
+		kind := "Configuration"
+		if service {
+			kind = "Service"
+		}
+		resp := a.Admit(context.Background(), request(kind, "CREATE", raw))
+		if !resp.Allowed || resp.Patch == nil {
+			return
+		}
+		patch, err := jsonpatch.DecodePatch(resp.Patch)
+		if err != nil {
+			t.Fatalf("patch %s: %v", resp.Patch, err)
+		}
+		out, err := patch.Apply([]byte(raw))
+		if err != nil {
+			t.Fatalf("patch %s does not apply to %s: %v", resp.Patch, raw, err)
+		}
+		if again := a.Admit(context.Background(), request(kind, "CREATE", string(out))); !again.Allowed || again.Patch != nil {
+			t.Fatalf("second admission of %s: allowed %v, patch %s", out, again.Allowed, again.Patch)
+		}
+	})
+}
