@@ -1,0 +1,32 @@
+/*
+Copyright 2026 The kntrace Authors
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// Command activator is Knative Serving's activator (v0.50.0) with kntrace's
+// tracing hooks: a drop-in replacement for knative.dev/serving/cmd/activator.
+// See package activatorhooks/activatormain and docs/activator.md.
+package main
+
+import (
+	"log"
+
+	"github.com/kntrace/kntrace/activatorhooks/activatormain"
+)
+
+func main() {
+	if err := activatormain.Main(); err != nil {
+		log.Fatal(err)
+	}
+}
