@@ -172,3 +172,7 @@ func logf(tb testing.TB, format string, args ...any) {
 		os.Stdout.WriteString("    e2e: " + strings.TrimSpace(fmt.Sprintf(format, args...)) + "\n")
 	}
 }
+
+func containsFold(s, sub string) bool {
+	return strings.Contains(strings.ToLower(s), strings.ToLower(sub))
+}

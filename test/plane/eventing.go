@@ -396,3 +396,46 @@ func (e *eventingPlane) stop() {
 		e.p.pods.slots.put(e.netns.Slot)
 	}
 }
+
+// WaitEventingReady waits until every Broker and Trigger in ns is Ready
+// and each Broker's channel has a subscriber per Trigger.
+func (p *Plane) WaitEventingReady(ctx context.Context, ns string, timeout time.Duration) error {
+	if p.eventing == nil {
+		return fmt.Errorf("eventing is not running: start the plane with plane.WithEventing()")
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	c := p.eventing.client
+	var last string
+	for {
+		last = ""
+		bs, err := c.EventingV1().Brokers(ns).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			last = err.Error()
+		}
+		ts, err := c.EventingV1().Triggers(ns).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			last = err.Error()
+		}
+		if last == "" {
+			for _, b := range bs.Items {
+				if !b.IsReady() {
+					last = "broker " + b.Name + " not ready"
+				}
+			}
+			for _, t := range ts.Items {
+				if !t.Status.IsReady() || t.Status.SubscriberURI == nil {
+					last = "trigger " + t.Name + " not ready"
+				}
+			}
+			if last == "" {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("eventing in %s not ready within %s: %s", ns, timeout, last)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}

@@ -31,6 +31,57 @@ import (
 // KoPrefix marks an image that is a Go import path built locally.
 const KoPrefix = "ko://"
 
+// KoLocal is the registry ko:// images resolve to when the plane applies
+// YAML (as `ko apply` resolves them before Kubernetes sees them):
+// ko://github.com/x/y becomes ko.local/github.com/x/y, a valid image
+// reference that Knative's validation accepts.
+const KoLocal = "ko.local/"
+
+// ResolveKo returns the image reference a ko:// image is applied as; other
+// images are returned unchanged.
+func ResolveKo(image string) string {
+	if strings.HasPrefix(image, KoPrefix) {
+		return KoLocal + strings.TrimPrefix(image, KoPrefix)
+	}
+	return image
+}
+
+// isKo reports whether image is built locally from an import path.
+func isKo(image string) bool {
+	return strings.HasPrefix(image, KoPrefix) || strings.HasPrefix(image, KoLocal)
+}
+
+// koImportPath returns the import path of a ko:// or ko.local/ image
+// (without tag or digest).
+func koImportPath(image string) string {
+	p := strings.TrimPrefix(strings.TrimPrefix(image, KoPrefix), KoLocal)
+	if i := strings.Index(p, "@"); i >= 0 {
+		p = p[:i]
+	}
+	if i := strings.LastIndex(p, ":"); i > strings.LastIndex(p, "/") {
+		p = p[:i]
+	}
+	return p
+}
+
+// resolveKoImages rewrites every "image" string that is ko:// in obj.
+func resolveKoImages(obj any) {
+	switch v := obj.(type) {
+	case map[string]any:
+		for k, val := range v {
+			if s, ok := val.(string); ok && k == "image" {
+				v[k] = ResolveKo(s)
+				continue
+			}
+			resolveKoImages(val)
+		}
+	case []any:
+		for _, val := range v {
+			resolveKoImages(val)
+		}
+	}
+}
+
 // koBuilder builds ko:// images with go build, once per import path.
 type koBuilder struct {
 	moduleDir string
@@ -53,10 +104,10 @@ func (k *koBuilder) binary(ctx context.Context, image string) (string, error) {
 	if p, ok := k.built[image]; ok {
 		return p, nil
 	}
-	if !strings.HasPrefix(image, KoPrefix) {
+	if !isKo(image) {
 		return "", fmt.Errorf("image %q: the plane runs ko://<import path> images (built with go build) or images mapped with plane.WithImage", image)
 	}
-	importPath := strings.TrimPrefix(image, KoPrefix)
+	importPath := koImportPath(image)
 	out := filepath.Join(k.outDir, strings.NewReplacer("/", "_", ".", "_").Replace(importPath))
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()

@@ -466,7 +466,7 @@ func (p *Plane) configure(ctx context.Context) error {
 		}
 	}
 	if strings.HasPrefix(p.cfg.queueProxy, KoPrefix) {
-		if err := p.PatchConfigMap(ctx, ServingNamespace, "config-deployment", map[string]string{"queue-sidecar-image": p.cfg.queueProxy}); err != nil {
+		if err := p.PatchConfigMap(ctx, ServingNamespace, "config-deployment", map[string]string{"queue-sidecar-image": ResolveKo(p.cfg.queueProxy)}); err != nil {
 			return err
 		}
 	}
@@ -561,11 +561,15 @@ func (p *Plane) Stop() {
 }
 
 // Apply applies Kubernetes objects from YAML (e.g. a sample's
-// service.yaml, unchanged).
+// service.yaml, unchanged), resolving ko:// images as `ko apply` does
+// (see ResolveKo).
 func (p *Plane) Apply(ctx context.Context, yaml []byte) error {
 	objs, err := manifests.Decode(yaml)
 	if err != nil {
 		return err
+	}
+	for _, o := range objs {
+		resolveKoImages(o.Object)
 	}
 	a, err := manifests.NewApplier(p.API.Config)
 	if err != nil {

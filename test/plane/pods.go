@@ -412,7 +412,7 @@ func (r *podRunner) waitReady(p *pod, get *corev1.HTTPGetAction) error {
 // image from config-deployment to the configured queue-proxy binary unless
 // it is a ko:// image, everything else through the ko builder.
 func (r *podRunner) containerBinary(c corev1.Container) (string, error) {
-	if c.Name == QueueContainerName && !strings.HasPrefix(c.Image, KoPrefix) {
+	if c.Name == QueueContainerName && !isKo(c.Image) {
 		if _, mapped := r.ko.images[c.Image]; !mapped {
 			return r.queueBinary, nil
 		}

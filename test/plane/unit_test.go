@@ -223,3 +223,36 @@ func TestPodEnv(t *testing.T) {
 		t.Error("envFrom accepted; want a clear refusal")
 	}
 }
+
+func TestKoImages(t *testing.T) {
+	tests := []struct {
+		name, image, resolved, importPath string
+	}{
+		{name: "ko", image: "ko://github.com/kntrace/kntrace/samples/helloworld", resolved: "ko.local/github.com/kntrace/kntrace/samples/helloworld", importPath: "github.com/kntrace/kntrace/samples/helloworld"},
+		{name: "resolved with tag", image: "ko.local/github.com/x/y:latest", resolved: "ko.local/github.com/x/y:latest", importPath: "github.com/x/y"},
+		{name: "resolved with digest", image: "ko.local/github.com/x/y@sha256:00", resolved: "ko.local/github.com/x/y@sha256:00", importPath: "github.com/x/y"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := ResolveKo(tt.image); got != tt.resolved {
+				t.Errorf("ResolveKo(%q) = %q, want %q", tt.image, got, tt.resolved)
+			}
+			if got := koImportPath(tt.image); got != tt.importPath {
+				t.Errorf("koImportPath(%q) = %q, want %q", tt.image, got, tt.importPath)
+			}
+		})
+	}
+	obj := map[string]any{"spec": map[string]any{"template": map[string]any{"spec": map[string]any{"containers": []any{
+		map[string]any{"image": "ko://example.com/app", "env": []any{map[string]any{"name": "image", "value": "ko://not-an-image-field"}}},
+		map[string]any{"image": "docker.io/library/nginx"},
+	}}}}}
+	resolveKoImages(obj)
+	got := obj["spec"].(map[string]any)["template"].(map[string]any)["spec"].(map[string]any)["containers"].([]any)
+	want := []any{
+		map[string]any{"image": "ko.local/example.com/app", "env": []any{map[string]any{"name": "image", "value": "ko://not-an-image-field"}}},
+		map[string]any{"image": "docker.io/library/nginx"},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("resolveKoImages (-want +got):\n%s", diff)
+	}
+}

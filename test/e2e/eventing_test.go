@@ -1,0 +1,81 @@
+/*
+Copyright 2026 The kntrace Authors
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package e2e
+
+import (
+	"context"
+	"net/http"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/jaegertracing/jaeger-idl/model/v1"
+
+	"github.com/kntrace/kntrace/test/plane"
+)
+
+// TestEventingUpstream sends an event through the real broker ingress,
+// in-memory channel dispatcher and broker filter to a consumer at zero,
+// with upstream's activator and queue-proxy: the W3C trace of the request
+// to the producer continues through every eventing hop and the consumer's
+// cold start (the baseline of scenario 2).
+func TestEventingUpstream(t *testing.T) {
+	p := plane.StartForTest(t, plane.WithEventing(), plane.WithIdleTimeout(time.Hour))
+	ctx := context.Background()
+	if err := p.ApplyFile(ctx, filepath.Join(repoRoot(t), "samples", "eventing", "service.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"producer", "consumer"} {
+		if _, err := p.WaitServiceReady(ctx, "default", name, 3*time.Minute); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := p.WaitEventingReady(ctx, "default", 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	jc := dialJaeger(t, p)
+
+	traceID, spanID := randHex(t, 16), randHex(t, 8)
+	start := time.Now()
+	resp := send(t, p, "default", "producer", "/", http.Header{"Traceparent": {"00-" + traceID + "-" + spanID + "-01"}})
+	if resp.status != http.StatusAccepted {
+		t.Fatalf("producer: %d %q, want 202", resp.status, resp.body)
+	}
+	if _, err := p.WaitPods(ctx, "default", "consumer-00001", 1, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	logf(t, "upstream eventing: producer answered in %s (producer cold start included)", resp.ttfb.Round(time.Millisecond))
+	tr := waitTrace(t, jc, traceID, 60*time.Second, map[string]func(*model.Span) bool{
+		"activator span":                    serviceIs("activator"),
+		"producer queue-proxy span":         queueProxyOf("producer"),
+		"consumer queue-proxy span":         queueProxyOf("consumer"),
+		"broker ingress span":               serviceHas("ingress"),
+		"in-memory channel dispatcher span": serviceHas("dispatcher"),
+		"broker filter span":                serviceHas("filter"),
+	})
+	logf(t, "upstream eventing: trace %s, event delivered %s after the request:\n%s", traceID, time.Since(start).Round(time.Millisecond), describe(tr))
+}
+
+func queueProxyOf(svc string) func(*model.Span) bool {
+	return func(s *model.Span) bool { return isQueueProxy(s) && s.Process.ServiceName == svc }
+}
+
+func serviceHas(part string) func(*model.Span) bool {
+	return func(s *model.Span) bool {
+		return s.Process != nil && containsFold(s.Process.ServiceName, part)
+	}
+}
