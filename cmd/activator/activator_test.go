@@ -1,0 +1,320 @@
+/*
+Copyright 2026 The kntrace Authors
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jaegertracing/jaeger-idl/model/v1"
+
+	"github.com/kntrace/kntrace/activatorhooks"
+	"github.com/kntrace/kntrace/jaeger"
+	"github.com/kntrace/kntrace/test/plane"
+)
+
+// lockPath serialises tests that run an activator: it listens on the host's
+// fixed ports 8012, 8013 and 8008, so two cannot run at once.
+const lockPath = "/tmp/kntrace-activator.lock"
+
+// lockActivatorPorts holds lockPath until the test ends, waiting at most
+// 20 minutes for another test that holds it.
+func lockActivatorPorts(t *testing.T) {
+	t.Helper()
+	f, err := os.OpenFile(lockPath, os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	deadline := time.Now().Add(20 * time.Minute)
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			t.Cleanup(func() { syscall.Flock(int(f.Fd()), syscall.LOCK_UN) })
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("another activator test has held %s for 20 minutes: %v", lockPath, err)
+		}
+		time.Sleep(time.Second)
+	}
+}
+
+// buildActivator builds this command into a temporary directory.
+func buildActivator(t *testing.T) string {
+	t.Helper()
+	_, file, _, _ := runtime.Caller(0)
+	out := filepath.Join(t.TempDir(), "activator")
+	cmd := exec.Command("go", "build", "-o", out, ".")
+	cmd.Dir = filepath.Dir(file)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build cmd/activator: %v\n%s", err, b)
+	}
+	return out
+}
+
+func randHex(t *testing.T, n int) string {
+	t.Helper()
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return hex.EncodeToString(b)
+}
+
+// get sends one request to Knative Service svc through the plane's ingress.
+func get(t *testing.T, p *plane.Plane, svc, path string, h http.Header) (int, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	req, err := p.NewRequest(ctx, http.MethodGet, "default", svc, path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range h {
+		req.Header[k] = v
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("GET %s%s: %v", svc, path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if v := resp.Header.Get("K-Kntrace-Timeline"); v != "" {
+		t.Errorf("response carries K-Kntrace-Timeline %q: the activator must remove it", v)
+	}
+	return resp.StatusCode, string(b)
+}
+
+func tag(s *model.Span, key string) (any, bool) {
+	for _, kv := range s.Tags {
+		if kv.Key == key {
+			return kv.Value(), true
+		}
+	}
+	return nil, false
+}
+
+func isServer(s *model.Span) bool {
+	k, ok := s.GetSpanKind()
+	return ok && k == model.SpanKindServer
+}
+
+func service(s *model.Span) string {
+	if s.Process == nil {
+		return ""
+	}
+	return s.Process.ServiceName
+}
+
+func isQueueProxy(s *model.Span) bool {
+	if s.Process == nil {
+		return false
+	}
+	for _, kv := range s.Process.Tags {
+		if kv.Key == "k8s.container.name" && kv.VStr == "queue-proxy" {
+			return true
+		}
+	}
+	return false
+}
+
+func describe(tr *model.Trace) string {
+	var b strings.Builder
+	for _, s := range tr.Spans {
+		fmt.Fprintf(&b, "  %s %s %q parent=%s %s", s.SpanID, service(s), s.OperationName, s.ParentSpanID(), s.Duration)
+		for _, kv := range s.Tags {
+			if strings.HasPrefix(kv.Key, "kntrace.") || strings.HasPrefix(kv.Key, "faas.") {
+				fmt.Fprintf(&b, " %s=%v", kv.Key, kv.Value())
+			}
+		}
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+// waitTrace polls Jaeger until trace traceID has a span for every check.
+func waitTrace(t *testing.T, jc *jaeger.Client, traceID string, want map[string]func(*model.Span) bool) *model.Trace {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		tr, err := jc.GetTrace(ctx, traceID)
+		cancel()
+		var missing []string
+		for what, check := range want {
+			found := false
+			if err == nil {
+				for _, s := range tr.Spans {
+					if check(s) {
+						found = true
+						break
+					}
+				}
+			}
+			if !found {
+				missing = append(missing, what)
+			}
+		}
+		if len(missing) == 0 {
+			return tr
+		}
+		if time.Now().After(deadline) {
+			got := "no trace"
+			if err == nil {
+				got = describe(tr)
+			}
+			t.Fatalf("trace %s in Jaeger lacks %s after 30s (GetTrace err %v):\n%s", traceID, strings.Join(missing, ", "), err, got)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// waitActivatorRoot waits for a trace started by the activator itself (its
+// server span has no parent) after since, and returns it.
+func waitActivatorRoot(t *testing.T, jc *jaeger.Client, since time.Time) *model.Trace {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		traces, err := jc.FindTraces(ctx, jaeger.Query{Service: "activator", StartMin: since.Add(-time.Second), Limit: 50})
+		cancel()
+		for _, tr := range traces {
+			for _, s := range tr.Spans {
+				if service(s) == "activator" && isServer(s) && s.ParentSpanID() == 0 {
+					return tr
+				}
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no trace rooted at the activator in Jaeger after 30s (FindTraces: %d traces, err %v)", len(traces), err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// TestB3ThroughTheActivator runs the real plane twice, once with this
+// activator and once with upstream's (activator-upstream), Knative's
+// queue-proxy in both, and sends B3-only requests to a revision at zero
+// (cold) and then with a pod up (warm). kntrace's activator continues the
+// caller's trace (its request span is a child of the caller's span, the
+// queue-proxy's span follows in the same trace) and marks the wait;
+// upstream's starts a new trace, so Jaeger holds nothing under the caller's
+// trace ID.
+func TestB3ThroughTheActivator(t *testing.T) {
+	lockActivatorPorts(t)
+	kntrace := buildActivator(t)
+	for _, tc := range []struct {
+		name      string
+		activator string // "" is upstream's
+		continues bool
+	}{
+		{"kntrace", kntrace, true},
+		{"upstream", "", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := plane.StartForTest(t, plane.WithActivator(tc.activator), plane.WithIdleTimeout(time.Hour))
+			ctx := context.Background()
+			_, file, _, _ := runtime.Caller(0)
+			if err := p.ApplyFile(ctx, filepath.Join(filepath.Dir(file), "..", "..", "samples", "helloworld", "service.yaml")); err != nil {
+				t.Fatal(err)
+			}
+			svc, err := p.WaitServiceReady(ctx, "default", "greeter", 3*time.Minute)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rev := svc.Status.LatestReadyRevisionName
+			if n := len(p.Pods("default", rev)); n != 0 {
+				t.Fatalf("revision %s starts with %d pods, want 0", rev, n)
+			}
+			jc, err := p.Jaeger(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer jc.Close()
+
+			for _, step := range []struct {
+				name   string
+				header func(traceID, spanID string) http.Header
+				cold   bool
+			}{
+				{"cold, B3 multi", func(tr, sp string) http.Header {
+					return http.Header{"X-B3-Traceid": {tr}, "X-B3-Spanid": {sp}, "X-B3-Sampled": {"1"}}
+				}, true},
+				{"warm, B3 single", func(tr, sp string) http.Header {
+					return http.Header{"B3": {tr + "-" + sp + "-1"}}
+				}, false},
+			} {
+				traceID, spanID := randHex(t, 16), randHex(t, 8)
+				since := time.Now()
+				start := time.Now()
+				status, body := get(t, p, "greeter", "/greet", step.header(traceID, spanID))
+				took := time.Since(start)
+				if status != http.StatusOK || body != "Knative" {
+					t.Fatalf("%s: %d %q, want 200 \"Knative\"", step.name, status, body)
+				}
+				t.Logf("%s %s: %s", tc.name, step.name, took.Round(time.Millisecond))
+				if !tc.continues {
+					root := waitActivatorRoot(t, jc, since)
+					t.Logf("%s, %s: upstream's activator started trace %s:\n%s", tc.name, step.name, root.Spans[0].TraceID, describe(root))
+					ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+					got, err := jc.GetTrace(ctx, traceID)
+					cancel()
+					if err == nil {
+						t.Fatalf("%s: Jaeger holds %d spans under the caller's trace %s; upstream is expected to cut it:\n%s", step.name, len(got.Spans), traceID, describe(got))
+					}
+					continue
+				}
+				var server *model.Span
+				tr := waitTrace(t, jc, traceID, map[string]func(*model.Span) bool{
+					"the activator's request span, child of the caller's span": func(s *model.Span) bool {
+						if service(s) == "activator" && isServer(s) && s.ParentSpanID().String() == strings.TrimLeft(spanID, "0") {
+							server = s
+							return true
+						}
+						return false
+					},
+					"throttler_try with the revision and the backends at arrival": func(s *model.Span) bool {
+						v, _ := tag(s, "faas.version")
+						zero, _ := tag(s, activatorhooks.AttrZeroBackends)
+						_, waited := tag(s, activatorhooks.AttrWaitMs)
+						return s.OperationName == "throttler_try" && v == rev && zero == step.cold && waited
+					},
+					"a queue-proxy span": isQueueProxy,
+				})
+				t.Logf("%s, %s: trace %s:\n%s", tc.name, step.name, traceID, describe(tr))
+				if v, ok := tag(server, "faas.coldstart"); !ok || v != false {
+					// Knative's queue-proxy reports no cold start.
+					t.Errorf("%s: request span faas.coldstart = %v (set %v), want false behind Knative's queue-proxy", step.name, v, ok)
+				}
+			}
+		})
+	}
+}
