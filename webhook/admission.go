@@ -26,6 +26,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"knative.dev/pkg/logging"
 	knwebhook "knative.dev/pkg/webhook"
+	"knative.dev/serving/pkg/apis/serving"
 	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
 
 	"github.com/kntrace/kntrace/revisions"
@@ -34,8 +35,8 @@ import (
 // AdmissionPath is where the API server sends admission reviews.
 const AdmissionPath = "/mutate"
 
-// Admission patches the Revision template of Knative Services and
-// Configurations as their kntrace annotations, their namespace's label and
+// Admission patches the Revision template of Knative Services and of
+// Configurations that no Service owns, as their kntrace annotations, their namespace's label and
 // config-kntrace say.
 type Admission struct {
 	path            string
@@ -73,6 +74,13 @@ func (a *Admission) Admit(ctx context.Context, req *admissionv1.AdmissionRequest
 		return allow
 	}
 	if target.Template == nil || meta.DeletionTimestamp != nil {
+		return allow
+	}
+	// A Service's Configuration gets the Service's (already patched)
+	// template from Knative's Service reconciler. Patching it here could
+	// differ from the Service (a namespace label or config-kntrace changed in
+	// between) and the two reconcilers would undo each other forever.
+	if req.Kind.Kind == "Configuration" && meta.Labels[serving.ServiceLabelKey] != "" {
 		return allow
 	}
 	// Knative refuses a template change that keeps a user-chosen revision

@@ -47,7 +47,8 @@ func request(kind, op string, obj string) *admissionv1.AdmissionRequest {
 const (
 	minimal       = `{"apiVersion":"serving.knative.dev/v1","kind":"Service","metadata":{"name":"hello","annotations":{"kntrace.dev/inject":"true"}},"spec":{"template":{"spec":{"containers":[{"image":"example.com/hello"}]}}}}`
 	withUserEnv   = `{"apiVersion":"serving.knative.dev/v1","kind":"Service","metadata":{"name":"hello","namespace":"demo"},"spec":{"template":{"metadata":{"annotations":{"kntrace.dev/inject":"true","team":"a"}},"spec":{"containers":[{"image":"example.com/hello","env":[{"name":"OTEL_SERVICE_NAME","value":"mine"}],"unknownField":1}]}}}}`
-	configuration = `{"apiVersion":"serving.knative.dev/v1","kind":"Configuration","metadata":{"name":"hello","labels":{"serving.knative.dev/service":"hello"},"annotations":{"kntrace.dev/inject":"true"}},"spec":{"template":{"metadata":{},"spec":{"containers":[{"image":"a"},{"image":"b","env":[]}]}}}}`
+	configuration = `{"apiVersion":"serving.knative.dev/v1","kind":"Configuration","metadata":{"name":"hello","annotations":{"kntrace.dev/inject":"true"}},"spec":{"template":{"metadata":{},"spec":{"containers":[{"image":"a"},{"image":"b","env":[]}]}}}}`
+	ownedConfig   = `{"apiVersion":"serving.knative.dev/v1","kind":"Configuration","metadata":{"name":"hello","labels":{"serving.knative.dev/service":"hello"},"annotations":{"kntrace.dev/inject":"true"}},"spec":{"template":{"spec":{"containers":[{"image":"a"}]}}}}`
 	badRate       = `{"apiVersion":"serving.knative.dev/v1","kind":"Service","metadata":{"name":"hello","annotations":{"kntrace.dev/inject":"true","kntrace.dev/sampling-rate":"2"}},"spec":{"template":{"spec":{"containers":[{"image":"a"}]}}}}`
 	badProp       = `{"apiVersion":"serving.knative.dev/v1","kind":"Service","metadata":{"name":"hello"},"spec":{"template":{"metadata":{"annotations":{"kntrace.dev/propagators":"w3c"}},"spec":{"containers":[{"image":"a"}]}}}}`
 	notAsked      = `{"apiVersion":"serving.knative.dev/v1","kind":"Service","metadata":{"name":"hello"},"spec":{"template":{"spec":{"containers":[{"image":"a"}]}}}}`
@@ -65,6 +66,7 @@ func TestAdmit(t *testing.T) {
 		{name: "user env and unknown fields kept", req: request("Service", "UPDATE", withUserEnv), wantPatch: true},
 		{name: "Configuration, two containers", req: request("Configuration", "CREATE", configuration), wantPatch: true},
 		{name: "not asked for", req: request("Service", "CREATE", notAsked)},
+		{name: "a Service's Configuration follows the Service", req: request("Configuration", "UPDATE", ownedConfig)},
 		{name: "bad sampling rate", req: request("Service", "CREATE", badRate), wantDeny: []string{"kntrace.dev/sampling-rate", "[0, 1]"}},
 		{name: "unknown propagator", req: request("Service", "CREATE", badProp), wantDeny: []string{"kntrace.dev/propagators", "tracecontext, baggage, b3, b3multi, jaeger"}},
 		{name: "delete", req: request("Service", "DELETE", minimal)},
