@@ -318,3 +318,110 @@ func TestB3ThroughTheActivator(t *testing.T) {
 		})
 	}
 }
+
+// timelineQueue is a queue-proxy stand-in that reports its cold-start
+// timeline like kntrace's queue-proxy (activatorhooks/internal/timelinequeue).
+const timelineQueue = "ko://github.com/kntrace/kntrace/activatorhooks/internal/timelinequeue"
+
+// TestColdStartPhasesThroughTheActivator: this activator, a revision at
+// zero whose pods report their timeline. The cold request's span is marked
+// faas.coldstart=true and holds the four phase spans, contiguous, in the
+// request's own trace; the timeline header does not reach the client; the
+// next (warm) request has no phases.
+func TestColdStartPhasesThroughTheActivator(t *testing.T) {
+	lockActivatorPorts(t)
+	p := plane.StartForTest(t, plane.WithActivator(buildActivator(t)), plane.WithQueueProxy(timelineQueue),
+		plane.WithIdleTimeout(time.Hour))
+	ctx := context.Background()
+	_, file, _, _ := runtime.Caller(0)
+	if err := p.ApplyFile(ctx, filepath.Join(filepath.Dir(file), "..", "..", "samples", "helloworld", "service.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	svc, err := p.WaitServiceReady(ctx, "default", "greeter", 3*time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rev := svc.Status.LatestReadyRevisionName
+	jc, err := p.Jaeger(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer jc.Close()
+
+	for _, cold := range []bool{true, false} {
+		traceID, spanID := randHex(t, 16), randHex(t, 8)
+		start := time.Now()
+		status, body := get(t, p, "greeter", "/greet", http.Header{"Traceparent": {"00-" + traceID + "-" + spanID + "-01"}})
+		took := time.Since(start)
+		if status != http.StatusOK || body != "Knative" {
+			t.Fatalf("cold=%v: %d %q, want 200 \"Knative\"", cold, status, body)
+		}
+		var server *model.Span
+		want := map[string]func(*model.Span) bool{
+			"the activator's request span": func(s *model.Span) bool {
+				if service(s) == "activator" && isServer(s) && s.ParentSpanID().String() == strings.TrimLeft(spanID, "0") {
+					server = s
+					return true
+				}
+				return false
+			},
+			"throttler_try": func(s *model.Span) bool { return s.OperationName == "throttler_try" },
+		}
+		if cold {
+			for _, ph := range activatorhooks.Phases() {
+				want["phase "+ph] = func(s *model.Span) bool {
+					v, _ := tag(s, activatorhooks.AttrPhase)
+					return s.OperationName == activatorhooks.SpanPhasePrefix+ph && v == ph
+				}
+			}
+		}
+		tr := waitTrace(t, jc, traceID, want)
+		t.Logf("cold=%v, %s to the last byte; trace %s:\n%s", cold, took.Round(time.Millisecond), traceID, describe(tr))
+		if v, _ := tag(server, "faas.coldstart"); v != cold {
+			t.Errorf("cold=%v: request span faas.coldstart = %v", cold, v)
+		}
+		var phases []*model.Span
+		for _, ph := range activatorhooks.Phases() {
+			for _, s := range tr.Spans {
+				if s.OperationName == activatorhooks.SpanPhasePrefix+ph {
+					phases = append(phases, s)
+				}
+			}
+		}
+		if !cold {
+			if len(phases) != 0 {
+				t.Errorf("warm request has %d phase spans, want none", len(phases))
+			}
+			continue
+		}
+		if len(phases) != 4 {
+			t.Fatalf("cold request has %d phase spans, want 4", len(phases))
+		}
+		var total time.Duration
+		for i, s := range phases {
+			if s.ParentSpanID() != server.SpanID {
+				t.Errorf("%s: parent %s, want the request span %s", s.OperationName, s.ParentSpanID(), server.SpanID)
+			}
+			if v, _ := tag(s, "faas.version"); v != rev {
+				t.Errorf("%s: faas.version = %v, want %s", s.OperationName, v, rev)
+			}
+			if i > 0 {
+				prevEnd := phases[i-1].StartTime.Add(phases[i-1].Duration)
+				if gap := s.StartTime.Sub(prevEnd); gap < -time.Microsecond || gap > time.Microsecond {
+					t.Errorf("%s starts %s after the previous phase ends, want contiguous", s.OperationName, gap)
+				}
+			}
+			total += s.Duration
+			t.Logf("  %-28s %s", s.OperationName, s.Duration)
+		}
+		// The pod is started by the autoscaler after the request arrives:
+		// waiting for it is part of this cold start, and the phases cover
+		// the request's time in the activator up to the first byte.
+		if phases[0].Duration <= 0 {
+			t.Errorf("pod_start lasted %s, want > 0 (the pod started after the request arrived)", phases[0].Duration)
+		}
+		if total <= 0 || total > server.Duration {
+			t.Errorf("phases total %s, want > 0 and within the request span's %s", total, server.Duration)
+		}
+	}
+}
