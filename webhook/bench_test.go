@@ -60,8 +60,8 @@ func benchSetup(b *testing.B) *benchCluster {
 			return
 		}
 		sharedCluster = &benchCluster{cluster: c}
-		// warn: knative.dev/pkg logs every admission request at info.
-		benchErr = c.startWebhook(b, bin, "warn")
+		// At the level the Deployment runs with.
+		benchErr = c.startWebhook(b, bin, "info")
 		for _, ns := range []string{"bench-no-webhook", "bench-kntrace-webhook"} {
 			if _, err := srv.Client.CoreV1().Namespaces().Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil && benchErr == nil {
 				benchErr = err

@@ -185,7 +185,10 @@ func Run(ctx context.Context, cfg *rest.Config, opts ...Option) error {
 	}
 
 	adm := NewAdmission(store.get, labelsOf(namespaces.Lister()), rc.version)
-	wh, err := knwebhook.New(ctx, []any{adm})
+	// knative.dev/pkg logs every admission request, in full, at info: keep
+	// its logger at warn so a busy cluster does not pay for that.
+	whCtx := logging.WithLogger(ctx, logger.Desugar().WithOptions(zap.IncreaseLevel(zap.WarnLevel)).Sugar())
+	wh, err := knwebhook.New(whCtx, []any{adm})
 	if err != nil {
 		return err
 	}
