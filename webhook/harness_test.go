@@ -42,6 +42,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
@@ -245,23 +246,14 @@ func (c *cluster) startWebhook(tb testing.TB, bin, level string) error {
 func (c *cluster) registerWebhook(tb testing.TB) error {
 	ctx := context.Background()
 	url := "https://127.0.0.1:" + strconv.Itoa(c.port) + webhook.AdmissionPath
-	ignore, none, ifNeeded := admissionregistrationv1.Ignore, admissionregistrationv1.SideEffectClassNone, admissionregistrationv1.IfNeededReinvocationPolicy
-	mwc := &admissionregistrationv1.MutatingWebhookConfiguration{
-		ObjectMeta: metav1.ObjectMeta{Name: revisions.WebhookConfigurationName},
-		Webhooks: []admissionregistrationv1.MutatingWebhook{{
-			Name:                    "revisions.webhook.kntrace.dev",
-			AdmissionReviewVersions: []string{"v1"},
-			ClientConfig:            admissionregistrationv1.WebhookClientConfig{URL: &url, CABundle: c.caPEM},
-			FailurePolicy:           &ignore,
-			SideEffects:             &none,
-			TimeoutSeconds:          ptr(int32(2)),
-			ReinvocationPolicy:      &ifNeeded,
-			Rules: []admissionregistrationv1.RuleWithOperations{{
-				Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create, admissionregistrationv1.Update},
-				Rule: admissionregistrationv1.Rule{APIGroups: []string{"serving.knative.dev"}, APIVersions: []string{"v1"},
-					Resources: []string{"services", "configurations"}},
-			}},
-		}},
+	// The shipped configuration, with the in-cluster Service replaced by a
+	// URL on loopback.
+	mwc, err := shippedWebhookConfiguration()
+	if err != nil {
+		return err
+	}
+	for i := range mwc.Webhooks {
+		mwc.Webhooks[i].ClientConfig = admissionregistrationv1.WebhookClientConfig{URL: &url, CABundle: c.caPEM}
 	}
 	mwcs := c.srv.Client.AdmissionregistrationV1().MutatingWebhookConfigurations()
 	if err := mwcs.Delete(ctx, mwc.Name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
@@ -282,6 +274,26 @@ func (c *cluster) registerWebhook(tb testing.TB) error {
 		}
 		return nil
 	})
+}
+
+// shippedWebhookConfiguration reads the MutatingWebhookConfiguration in
+// config/500-webhook.yaml.
+func shippedWebhookConfiguration() (*admissionregistrationv1.MutatingWebhookConfiguration, error) {
+	objs, err := manifests.ReadFile(filepath.Join("..", "config", "500-webhook.yaml"))
+	if err != nil {
+		return nil, err
+	}
+	for _, o := range objs {
+		if o.GetKind() != "MutatingWebhookConfiguration" {
+			continue
+		}
+		var mwc admissionregistrationv1.MutatingWebhookConfiguration
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(o.Object, &mwc); err != nil {
+			return nil, err
+		}
+		return &mwc, nil
+	}
+	return nil, fmt.Errorf("config/500-webhook.yaml has no MutatingWebhookConfiguration")
 }
 
 // annotated is a minimal Knative Service asking for tracing, plus extra
@@ -312,4 +324,42 @@ func (b *benchCluster) stop() {
 		b.process.Stop()
 	}
 	b.srv.Stop()
+}
+
+// TestShippedWebhookConfiguration: config/ and the code agree on names, and
+// the webhook can never block a deploy.
+func TestShippedWebhookConfiguration(t *testing.T) {
+	mwc, err := shippedWebhookConfiguration()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mwc.Name != revisions.WebhookConfigurationName {
+		t.Errorf("name %q, want %q", mwc.Name, revisions.WebhookConfigurationName)
+	}
+	if len(mwc.Webhooks) == 0 {
+		t.Fatal("no webhooks")
+	}
+	for _, w := range mwc.Webhooks {
+		if w.FailurePolicy == nil || *w.FailurePolicy != admissionregistrationv1.Ignore {
+			t.Errorf("%s: failurePolicy %v, want Ignore", w.Name, w.FailurePolicy)
+		}
+		if w.TimeoutSeconds == nil || *w.TimeoutSeconds > 5 {
+			t.Errorf("%s: timeoutSeconds %v, want a short one (≤ 5)", w.Name, w.TimeoutSeconds)
+		}
+		svc := w.ClientConfig.Service
+		if svc == nil || svc.Name != webhook.ServiceName || svc.Namespace != revisions.SystemNamespace || svc.Path == nil || *svc.Path != webhook.AdmissionPath {
+			t.Errorf("%s: clientConfig.service %+v, want %s/%s path %s", w.Name, svc, revisions.SystemNamespace, webhook.ServiceName, webhook.AdmissionPath)
+		}
+	}
+	objs, err := manifests.ReadFile(filepath.Join("..", "config", "500-webhook.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]string{}
+	for _, o := range objs {
+		names[o.GetKind()] = o.GetName()
+	}
+	if names["Secret"] != webhook.SecretName || names["Service"] != webhook.ServiceName {
+		t.Errorf("Secret %q and Service %q, want %q and %q", names["Secret"], names["Service"], webhook.SecretName, webhook.ServiceName)
+	}
 }
