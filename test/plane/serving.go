@@ -90,8 +90,14 @@ func startServingController(kube kubernetes.Interface, sc servingclient.Interfac
 		}
 	}
 	if _, err := svcInformer.AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    enqueue,
-		UpdateFunc: func(_, n any) { enqueue(n) },
+		AddFunc: enqueue,
+		// Status updates (ours) do not change the generation: only spec
+		// changes are reconciled again.
+		UpdateFunc: func(o, n any) {
+			if o.(metav1.Object).GetGeneration() != n.(metav1.Object).GetGeneration() {
+				enqueue(n)
+			}
+		},
 	}); err != nil {
 		cancel()
 		return nil, err
@@ -136,7 +142,13 @@ func startServingController(kube kubernetes.Interface, sc servingclient.Interfac
 				c.errs[key] = err
 				c.mu.Unlock()
 				if err != nil && ctx.Err() == nil {
-					c.logf("serving: service %s: %v", key, err)
+					c.logf("serving: service %s: %v (retrying in 1s)", key, err)
+					time.AfterFunc(time.Second, func() {
+						select {
+						case c.queue <- key:
+						case <-ctx.Done():
+						}
+					})
 				}
 			}
 		}
