@@ -23,7 +23,6 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"knative.dev/pkg/apis"
 	"knative.dev/serving/pkg/apis/serving"
@@ -273,28 +272,34 @@ func writeInjected(tmpl *servingv1.RevisionTemplateSpec, in injected) {
 // and updates the variables kntrace added before. It reports whether tmpl
 // changed; applying the same settings again changes nothing.
 func Apply(tmpl *servingv1.RevisionTemplateSpec, s Settings) bool {
-	before := tmpl.DeepCopy()
 	owned := readInjected(tmpl)
 	want := s.Env()
 	wantNames := make(map[string]bool, len(want))
 	for _, e := range want {
 		wantNames[e.Name] = true
 	}
+	changed := false
 	next := injected{Env: make([][]string, len(tmpl.Spec.Containers))}
 	for i := range tmpl.Spec.Containers {
 		c := &tmpl.Spec.Containers[i]
 		mine := owned.env(i)
 		// Variables kntrace added that it no longer sets.
+		n := len(c.Env)
 		c.Env = slices.DeleteFunc(c.Env, func(e corev1.EnvVar) bool {
 			return slices.Contains(mine, e.Name) && !wantNames[e.Name]
 		})
+		changed = changed || len(c.Env) != n
 		for _, w := range want {
 			j := slices.IndexFunc(c.Env, func(e corev1.EnvVar) bool { return e.Name == w.Name })
 			switch {
 			case j < 0:
 				c.Env = append(c.Env, w)
+				changed = true
 			case slices.Contains(mine, w.Name):
-				c.Env[j] = w
+				if c.Env[j].Value != w.Value || c.Env[j].ValueFrom != nil {
+					c.Env[j] = w
+					changed = true
+				}
 			default:
 				continue // the user's
 			}
@@ -305,16 +310,19 @@ func Apply(tmpl *servingv1.RevisionTemplateSpec, s Settings) bool {
 		}
 	}
 	if v, ok := tmpl.Annotations[PodInfoAnnotation]; !ok || slices.Contains(owned.Annotations, PodInfoAnnotation) {
-		if tmpl.Annotations == nil {
-			tmpl.Annotations = map[string]string{}
-		}
 		if v != "enabled" {
+			if tmpl.Annotations == nil {
+				tmpl.Annotations = map[string]string{}
+			}
 			tmpl.Annotations[PodInfoAnnotation] = "enabled"
+			changed = true
 		}
 		next.Annotations = append(next.Annotations, PodInfoAnnotation)
 	}
+	before, had := tmpl.Annotations[InjectedAnnotation]
 	writeInjected(tmpl, next)
-	return !equality.Semantic.DeepEqual(before, tmpl)
+	after, has := tmpl.Annotations[InjectedAnnotation]
+	return changed || had != has || before != after
 }
 
 // Remove takes away exactly what kntrace added to tmpl (as recorded in
