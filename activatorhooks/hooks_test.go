@@ -45,6 +45,7 @@ import (
 	activatorhandler "knative.dev/serving/pkg/activator/handler"
 	"knative.dev/serving/pkg/apis/serving"
 	v1 "knative.dev/serving/pkg/apis/serving/v1"
+	knhandler "knative.dev/serving/pkg/http/handler"
 	"knative.dev/serving/pkg/queue"
 
 	"github.com/kntrace/kntrace/activatorhooks"
@@ -471,5 +472,52 @@ func okResponse() *http.Response {
 		StatusCode: http.StatusOK,
 		Header:     http.Header{"Content-Type": {"text/plain"}},
 		Body:       io.NopCloser(strings.NewReader("hello from the pod")),
+	}
+}
+
+// blockingThrottler grants capacity only when release is closed.
+type blockingThrottler struct {
+	dest    string
+	release chan struct{}
+}
+
+func (b blockingThrottler) Try(ctx context.Context, _ types.NamespacedName, fn func(string, bool) error) error {
+	<-b.release
+	return fn(b.dest, false)
+}
+
+// TestRequestTimesOutWhileWaiting: with upstream's timeout handler in the
+// chain (it runs the activation handler on its own goroutine), a request
+// that times out waiting for capacity gets the timeout response, and the
+// hooks finishing on the other goroutine later neither race nor panic.
+func TestRequestTimesOutWhileWaiting(t *testing.T) {
+	tp, exp := newTracer(t, sdktrace.AlwaysSample())
+	qp := newQueueProxy(t, http.Header{http.CanonicalHeaderKey(scaling.TimelineHeader): {"start=" + ns(time.Now())}})
+	h := activatorhooks.New(activatorhooks.WithTracerProvider(tp))
+	release := make(chan struct{})
+	finished := make(chan struct{})
+	ah := activatorhandler.New(context.Background(), h.Throttler(blockingThrottler{dest: qp.dest(), release: release}),
+		h.Transport(http.DefaultTransport), false, zap.NewNop().Sugar(), false, tp, nil)
+	inner := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer close(finished)
+		ah.ServeHTTP(w, r)
+	})
+	chain := h.ServerHandler(withRevision(knhandler.NewTimeoutHandler(inner, "activator request timeout",
+		func(*http.Request) (time.Duration, time.Duration, time.Duration) { return 50 * time.Millisecond, 0, 0 },
+		zap.NewNop().Sugar())), "handle", otelhttp.WithTracerProvider(tp))
+
+	rec := serve(chain, nil)
+	if rec.Code != http.StatusGatewayTimeout {
+		t.Errorf("status = %d, want %d", rec.Code, http.StatusGatewayTimeout)
+	}
+	close(release)
+	select {
+	case <-finished:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the activation handler did not finish within 10s of capacity being granted")
+	}
+	server := serverSpan(t, exp.GetSpans())
+	if got := attrs(server.Attributes)["faas.coldstart"]; got != false {
+		t.Errorf("request span faas.coldstart = %v, want false (it ended before the pod answered)", got)
 	}
 }
