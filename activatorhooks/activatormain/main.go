@@ -283,12 +283,13 @@ func Main() error {
 		}()
 	}
 
-	var serveErr error
+	// A failed server is logged and drained like SIGTERM, and the process
+	// exits 0, as upstream's does.
 	select {
 	case <-sigCtx.Done():
 		logger.Info("Received SIGTERM")
-	case serveErr = <-errCh:
-		logger.Errorw("Failed to run HTTP server", zap.Error(serveErr))
+	case err := <-errCh:
+		logger.Errorw("Failed to run HTTP server", zap.Error(err))
 	}
 
 	// Readiness now fails; give the endpoints time to drop this pod before
@@ -300,7 +301,7 @@ func Main() error {
 		s.Shutdown(context.Background())
 	}
 	logger.Info("Servers shutdown.")
-	return serveErr
+	return nil
 }
 
 // waitForKubernetes polls the API server's version for up to a minute: the
@@ -362,6 +363,7 @@ func healthCheck(sigCtx context.Context, logger *zap.SugaredLogger, statSink *we
 			once.Do(func() { logger.Info("Signal context canceled") })
 			return errors.New("received SIGTERM from kubelet")
 		default:
+			logger.Debug("No signal yet.")
 			return statSink.Status()
 		}
 	}
