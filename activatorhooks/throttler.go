@@ -53,16 +53,17 @@ func (t *throttler) Try(ctx context.Context, revID types.NamespacedName, fn func
 		return t.next.Try(ctx, revID, fn)
 	}
 	start := t.h.cfg.now()
-	attrs := revisionAttributes(ctx, revID)
-	span.SetAttributes(attrs...)
+	kvs := revisionAttributes(ctx, revID, make([]attribute.KeyValue, 0, 5))
+	nrev := len(kvs)
 	if f := t.h.cfg.readyBackends; f != nil {
 		if n, ok := f(revID); ok {
-			span.SetAttributes(attribute.Int(AttrReadyBackends, n), attribute.Bool(AttrZeroBackends, n == 0))
+			kvs = append(kvs, attribute.Int(AttrReadyBackends, n), attribute.Bool(AttrZeroBackends, n == 0))
 		}
 	}
+	span.SetAttributes(kvs...)
 	st := requestFrom(ctx)
 	if st != nil {
-		st.attrs = attrs
+		st.attrs = kvs[:nrev:nrev]
 	}
 	granted := false
 	err := t.next.Try(ctx, revID, func(dest string, isClusterIP bool) error {
@@ -84,11 +85,10 @@ func waitMs(d time.Duration) attribute.KeyValue {
 	return attribute.Float64(AttrWaitMs, float64(d)/float64(time.Millisecond))
 }
 
-// revisionAttributes are the faas.* and k8s.* attributes of the revision
-// the context handler put in ctx (faas.name is its Service, else its
-// Configuration).
-func revisionAttributes(ctx context.Context, revID types.NamespacedName) []attribute.KeyValue {
-	kvs := make([]attribute.KeyValue, 0, 3)
+// revisionAttributes appends to kvs the faas.* and k8s.* attributes of the
+// revision the context handler put in ctx (faas.name is its Service, else
+// its Configuration).
+func revisionAttributes(ctx context.Context, revID types.NamespacedName, kvs []attribute.KeyValue) []attribute.KeyValue {
 	if rev := revisionFrom(ctx); rev != nil {
 		if name := rev.Labels[serving.ServiceLabelKey]; name != "" {
 			kvs = append(kvs, semconv.FaaSName(name))
