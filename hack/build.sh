@@ -22,5 +22,5 @@ log "building kntrace ${version} into bin/"
 for cmd in cmd/*/; do
   name="$(basename "$cmd")"
   log "  ${name}"
-  go build -trimpath -ldflags "-X github.com/kntrace/kntrace/internal/cli.Version=${version}" -o "bin/${name}" "./${cmd}"
+  go build -trimpath -ldflags "-X github.com/kntrace/kntrace/internal/cli.Version=${version} -X main.version=${version}" -o "bin/${name}" "./${cmd}"
 done
