@@ -336,6 +336,7 @@ func TestDoctorAgainstAPIServer(t *testing.T) {
 			}
 		}
 		code, out, _ := run(t, "doctor", "--kubeconfig", w.srv.Kubeconfig, "--jaeger", w.stack.Jaeger.QueryGRPC, "-n", "demo")
+		t.Logf("kn trace doctor:\n%s", out)
 		if code != ExitOK || !strings.Contains(out, "PASS  jaeger: ") || !strings.Contains(out, "0 warnings, 0 failed") {
 			t.Errorf("text report (exit %d):\n%s", code, out)
 		}
