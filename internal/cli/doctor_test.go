@@ -407,6 +407,15 @@ func TestDoctorAgainstAPIServer(t *testing.T) {
 		},
 		wantName: "collector", wantStatus: StatusFail, wantMsg: "is not reachable", wantFix: "start the collector",
 	}, {
+		name: "OTLP/HTTP collector answers 404 at the configured path",
+		break_: func(t *testing.T) func() {
+			edits := map[string]*string{configmaps.ProtocolKey: ptrTo("http/protobuf"), configmaps.EndpointKey: ptrTo("http://" + w.stack.Collector.HTTP + "/v1/trace")}
+			u1 := w.patchCM(t, serving, obs, edits)
+			u2 := w.patchCM(t, eventing, obs, edits)
+			return func() { u1(); u2() }
+		},
+		wantName: "collector", wantStatus: StatusFail, wantMsg: "404: no OTLP/HTTP receiver at this path", wantFix: "/v1/traces",
+	}, {
 		name:     "--collector not reachable",
 		args:     []string{"--collector", closedAddr(t)},
 		wantName: "collector", wantStatus: StatusFail, wantMsg: "(from --collector) is not reachable",
