@@ -1,0 +1,255 @@
+/*
+Copyright 2026 The kntrace Authors
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package benchtable
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"maps"
+	"math"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// anchors are the last name elements of the side kntrace is compared with.
+var anchors = []string{"otel", "batch", "upstream", "sdk", "no-webhook"}
+
+// Samples holds every measurement: benchmark name → metric unit → values.
+type Samples map[string]map[string][]float64
+
+// Parse reads `go test -bench` output; unrelated lines are ignored. The
+// GOMAXPROCS suffix ("-2") is dropped from names.
+func Parse(r io.Reader, into Samples) error {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64*1024), 1024*1024)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) < 4 || !strings.HasPrefix(fields[0], "Benchmark") {
+			continue
+		}
+		if _, err := strconv.ParseInt(fields[1], 10, 64); err != nil {
+			continue
+		}
+		name := trimProcs(fields[0])
+		for i := 2; i+1 < len(fields); i += 2 {
+			v, err := strconv.ParseFloat(fields[i], 64)
+			if err != nil {
+				break
+			}
+			unit := fields[i+1]
+			if into[name] == nil {
+				into[name] = map[string][]float64{}
+			}
+			into[name][unit] = append(into[name][unit], v)
+		}
+	}
+	return sc.Err()
+}
+
+var procsSuffix = regexp.MustCompile(`-\d+$`)
+
+func trimProcs(name string) string { return procsSuffix.ReplaceAllString(name, "") }
+
+// Stat is the median and spread of one metric.
+type Stat struct {
+	Median float64 `json:"median"`
+	Min    float64 `json:"min"`
+	Max    float64 `json:"max"`
+	Runs   int     `json:"runs"`
+}
+
+func stat(vs []float64) Stat {
+	s := slices.Clone(vs)
+	sort.Float64s(s)
+	n := len(s)
+	med := s[n/2]
+	if n%2 == 0 {
+		med = (s[n/2-1] + s[n/2]) / 2
+	}
+	return Stat{Median: med, Min: s[0], Max: s[n-1], Runs: n}
+}
+
+// Target bounds kntrace's figure relative to the anchor's: at most MaxRatio
+// for costs (time, allocations, latency), at least MinRatio for rates
+// (requests per second). Zero means unbounded.
+type Target struct {
+	// Workload matches the pair's workload name (the benchmark name without
+	// its last element).
+	Workload *regexp.Regexp
+	Metric   string
+	MaxRatio float64
+	MinRatio float64
+	Source   string
+}
+
+func (t Target) met(ratio float64) bool {
+	return (t.MaxRatio == 0 || ratio <= t.MaxRatio) && (t.MinRatio == 0 || ratio >= t.MinRatio)
+}
+
+func (t Target) String() string {
+	if t.MinRatio != 0 {
+		return fmt.Sprintf("≥ %.2f×", t.MinRatio)
+	}
+	return fmt.Sprintf("≤ %.2f×", t.MaxRatio)
+}
+
+// Row is one line of the table.
+type Row struct {
+	Workload string  `json:"workload"`
+	Metric   string  `json:"metric"`
+	Kntrace  Stat    `json:"kntrace"`
+	Anchor   string  `json:"anchor"`
+	Other    Stat    `json:"anchorStat"`
+	Ratio    float64 `json:"ratio"`
+	Target   string  `json:"target,omitempty"`
+	Source   string  `json:"targetSource,omitempty"`
+	// Pass is nil when the row has no target.
+	Pass *bool `json:"pass,omitempty"`
+}
+
+// reported are the metrics shown, in this order; custom metrics a benchmark
+// reports (p50-ms, req/s, …) follow.
+var reported = []string{"ns/op", "allocs/op", "B/op"}
+
+// Pair builds the rows for every kntrace/anchor pair in samples.
+func Pair(samples Samples, targets []Target) []Row {
+	var rows []Row
+	for _, name := range slices.Sorted(maps.Keys(samples)) {
+		workload, side, ok := cutLast(name)
+		if !ok || (side != "kntrace" && !strings.HasPrefix(side, "kntrace-")) {
+			continue
+		}
+		for _, a := range anchors {
+			other, ok := samples[workload+"/"+a]
+			if !ok {
+				continue
+			}
+			mine := samples[name]
+			for _, metric := range metricsOf(mine, other) {
+				k, o := stat(mine[metric]), stat(other[metric])
+				row := Row{Workload: workload, Metric: metric, Kntrace: k, Anchor: a, Other: o, Ratio: ratio(k.Median, o.Median)}
+				for _, t := range targets {
+					if t.Metric == metric && t.Workload.MatchString(workload) {
+						pass := t.met(row.Ratio)
+						row.Target, row.Source, row.Pass = t.String(), t.Source, &pass
+						break
+					}
+				}
+				rows = append(rows, row)
+			}
+		}
+	}
+	return rows
+}
+
+func metricsOf(a, b map[string][]float64) []string {
+	var out []string
+	for _, m := range reported {
+		if len(a[m]) > 0 && len(b[m]) > 0 {
+			out = append(out, m)
+		}
+	}
+	for _, m := range slices.Sorted(maps.Keys(a)) {
+		if !slices.Contains(reported, m) && len(b[m]) > 0 {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+func cutLast(name string) (string, string, bool) {
+	i := strings.LastIndex(name, "/")
+	if i < 0 {
+		return "", "", false
+	}
+	return name[:i], name[i+1:], true
+}
+
+func ratio(a, b float64) float64 {
+	if b == 0 {
+		if a == 0 {
+			return 1
+		}
+		return math.Inf(1)
+	}
+	return a / b
+}
+
+// Write prints rows as an aligned text table.
+func Write(w io.Writer, rows []Row) error {
+	tw := &table{}
+	tw.add("workload", "metric", "kntrace (median, spread)", "anchor (median, spread)", "ratio", "target", "")
+	for _, r := range rows {
+		target, verdict := "", ""
+		if r.Pass != nil {
+			target = r.Target
+			verdict = "FAIL"
+			if *r.Pass {
+				verdict = "pass"
+			}
+		}
+		tw.add(strings.TrimPrefix(r.Workload, "Benchmark"), r.Metric, fmtStat(r.Kntrace), r.Anchor+" "+fmtStat(r.Other),
+			fmt.Sprintf("%.2f×", r.Ratio), target, verdict)
+	}
+	return tw.write(w)
+}
+
+func fmtStat(s Stat) string {
+	return fmt.Sprintf("%s [%s–%s]", fmtNum(s.Median), fmtNum(s.Min), fmtNum(s.Max))
+}
+
+func fmtNum(v float64) string {
+	switch {
+	case v == math.Trunc(v) && math.Abs(v) < 1e7:
+		return strconv.FormatFloat(v, 'f', 0, 64)
+	case math.Abs(v) >= 100:
+		return strconv.FormatFloat(v, 'f', 0, 64)
+	case math.Abs(v) >= 1:
+		return strconv.FormatFloat(v, 'f', 2, 64)
+	}
+	return strconv.FormatFloat(v, 'g', 3, 64)
+}
+
+type table struct{ rows [][]string }
+
+func (t *table) add(cols ...string) { t.rows = append(t.rows, cols) }
+
+func (t *table) write(w io.Writer) error {
+	widths := make([]int, len(t.rows[0]))
+	for _, r := range t.rows {
+		for i, c := range r {
+			widths[i] = max(widths[i], len([]rune(c)))
+		}
+	}
+	for _, r := range t.rows {
+		var b strings.Builder
+		for i, c := range r {
+			b.WriteString(c)
+			if i < len(r)-1 {
+				b.WriteString(strings.Repeat(" ", widths[i]-len([]rune(c))+2))
+			}
+		}
+		if _, err := fmt.Fprintln(w, strings.TrimRight(b.String(), " ")); err != nil {
+			return err
+		}
+	}
+	return nil
+}

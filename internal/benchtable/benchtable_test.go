@@ -1,0 +1,83 @@
+/*
+Copyright 2026 The kntrace Authors
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package benchtable
+
+import (
+	"bytes"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+const sample = `goos: linux
+goarch: amd64
+pkg: github.com/kntrace/kntrace/propagation
+BenchmarkExtract/all/kntrace-2         	  300000	      3000 ns/op	     760 B/op	       8 allocs/op
+BenchmarkExtract/all/otel-2            	  100000	      9000 ns/op	    2087 B/op	      27 allocs/op
+BenchmarkExtract/all/kntrace-2         	  300000	      3500 ns/op	     760 B/op	       8 allocs/op
+BenchmarkExtract/all/otel-2            	  100000	      8000 ns/op	    2087 B/op	      27 allocs/op
+BenchmarkExtract/all/kntrace-2         	  300000	      3100 ns/op	     760 B/op	       8 allocs/op
+BenchmarkExtract/all/otel-2            	  100000	     10000 ns/op	    2087 B/op	      27 allocs/op
+BenchmarkQueueProxy/rate-1/kntrace-2   	       1	  10 p50-ms	  30 p99-ms	  900 req/s
+BenchmarkQueueProxy/rate-1/upstream-2  	       1	  10 p50-ms	  20 p99-ms	 1000 req/s
+BenchmarkLonely/kntrace-2              	       1	  5 ns/op
+PASS
+`
+
+func TestPairMediansRatiosTargets(t *testing.T) {
+	s := Samples{}
+	if err := Parse(strings.NewReader(sample), s); err != nil {
+		t.Fatal(err)
+	}
+	rows := Pair(s, Targets)
+	type brief struct {
+		Workload, Metric, Anchor string
+		Kn, Other, Ratio         float64
+		Pass                     string
+	}
+	var got []brief
+	for _, r := range rows {
+		pass := "-"
+		if r.Pass != nil {
+			pass = map[bool]string{true: "pass", false: "FAIL"}[*r.Pass]
+		}
+		got = append(got, brief{r.Workload, r.Metric, r.Anchor, r.Kntrace.Median, r.Other.Median, float64(int(r.Ratio*1000)) / 1000, pass})
+	}
+	want := []brief{
+		{"BenchmarkExtract/all", "ns/op", "otel", 3100, 9000, 0.344, "pass"},
+		{"BenchmarkExtract/all", "allocs/op", "otel", 8, 27, 0.296, "pass"},
+		{"BenchmarkExtract/all", "B/op", "otel", 760, 2087, 0.364, "-"},
+		{"BenchmarkQueueProxy/rate-1", "p50-ms", "upstream", 10, 10, 1, "-"},
+		{"BenchmarkQueueProxy/rate-1", "p99-ms", "upstream", 30, 20, 1.5, "FAIL"},
+		{"BenchmarkQueueProxy/rate-1", "req/s", "upstream", 900, 1000, 0.9, "FAIL"},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("rows (-want +got):\n%s", diff)
+	}
+	if rows[0].Kntrace.Min != 3000 || rows[0].Kntrace.Max != 3500 || rows[0].Kntrace.Runs != 3 {
+		t.Errorf("spread = %+v, want min 3000 max 3500 over 3 runs", rows[0].Kntrace)
+	}
+	var out bytes.Buffer
+	if err := Write(&out, rows); err != nil {
+		t.Fatal(err)
+	}
+	if !regexp.MustCompile(`Extract/all\s+ns/op\s+3100 \[3000–3500\]\s+otel 9000 \[8000–10000\]\s+0\.34×\s+≤ 0\.90×\s+pass`).MatchString(out.String()) {
+		t.Errorf("table:\n%s", out.String())
+	}
+}

@@ -1,0 +1,28 @@
+/*
+Copyright 2026 The kntrace Authors
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// Package benchtable turns `go test -bench` output into the table `make
+// bench` prints: every kntrace figure beside the figure of what a user would
+// otherwise run (OpenTelemetry's composite propagator, the SDK's batch span
+// processor, upstream Knative's activator and queue-proxy, the API server
+// without kntrace's webhook), measured in the same run.
+//
+// A pair is two sub-benchmarks that differ only in their last name element:
+// "kntrace" (or "kntrace-…") against one of the anchors "otel", "batch",
+// "upstream", "sdk" or "no-webhook". Each figure is the median over the
+// rounds, shown with its spread; the ratio is kntrace's median over the
+// anchor's.
+package benchtable
