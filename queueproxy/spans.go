@@ -1,0 +1,131 @@
+/*
+Copyright 2026 The kntrace Authors
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package queueproxy
+
+import (
+	"context"
+	"sync"
+
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// Names of the spans Knative's queue-proxy starts (knative.dev/serving/pkg/
+// queue), which kntrace re-parents.
+const (
+	// KnativeScope is the instrumentation scope of Knative's queue spans.
+	KnativeScope = "knative.dev/serving/pkg/queue"
+	// SpanProxy covers the request inside the queue-proxy.
+	SpanProxy = "kn.queueproxy.proxy"
+	// SpanWait covers the wait for a slot of the container concurrency;
+	// upstream ends it before the call to the app, which it still parents.
+	SpanWait = "kn.queueproxy.wait"
+)
+
+// requestSpans are one request's server span and kn.queueproxy.proxy span.
+type requestSpans struct {
+	server trace.Span
+	proxy  trace.Span
+}
+
+// SpanProcessor names the queue-proxy's server spans after what they serve
+// and remembers, while each request runs, its server and proxy spans so the
+// proxy handler can find them from the span in its context. Register it on
+// the tracer provider Knative builds (Option does).
+type SpanProcessor struct {
+	revision string
+	names    map[string]string // otelhttp's name (the method) → ours
+	live     sync.Map          // trace.SpanID of a proxy span → *requestSpans
+}
+
+var _ sdktrace.SpanProcessor = (*SpanProcessor)(nil)
+
+// NewSpanProcessor names server spans "<METHOD> <revision>" ("<METHOD>"
+// alone when revision is empty).
+func NewSpanProcessor(revision string) *SpanProcessor {
+	p := &SpanProcessor{revision: revision, names: map[string]string{}}
+	for _, m := range []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE", "HTTP"} {
+		p.names[m] = p.serverName(m)
+	}
+	return p
+}
+
+func (p *SpanProcessor) serverName(method string) string {
+	if p.revision == "" {
+		return method
+	}
+	return method + " " + p.revision
+}
+
+// OnStart renames server spans and records proxy spans.
+func (p *SpanProcessor) OnStart(parent context.Context, s sdktrace.ReadWriteSpan) {
+	switch s.SpanKind() {
+	case trace.SpanKindServer:
+		if s.InstrumentationScope().Name != otelhttp.ScopeName {
+			return
+		}
+		name := s.Name()
+		if n, ok := p.names[name]; ok {
+			s.SetName(n)
+		} else {
+			s.SetName(p.serverName(name))
+		}
+	case trace.SpanKindInternal:
+		if s.Name() != SpanProxy || s.InstrumentationScope().Name != KnativeScope {
+			return
+		}
+		p.live.Store(s.SpanContext().SpanID(), &requestSpans{server: trace.SpanFromContext(parent), proxy: s})
+	}
+}
+
+// OnEnd forgets a finished proxy span.
+func (p *SpanProcessor) OnEnd(s sdktrace.ReadOnlySpan) {
+	if s.SpanKind() == trace.SpanKindInternal && s.Name() == SpanProxy {
+		p.live.Delete(s.SpanContext().SpanID())
+	}
+}
+
+// Shutdown does nothing.
+func (p *SpanProcessor) Shutdown(context.Context) error { return nil }
+
+// ForceFlush does nothing.
+func (p *SpanProcessor) ForceFlush(context.Context) error { return nil }
+
+// spansOf finds the request's proxy and server spans from the span in ctx:
+// upstream's ended kn.queueproxy.wait span (its parent is the proxy span)
+// or the proxy span itself (no container concurrency, no wait).
+func (p *SpanProcessor) spansOf(ctx context.Context) (*requestSpans, bool) {
+	ro, ok := trace.SpanFromContext(ctx).(sdktrace.ReadOnlySpan)
+	if !ok {
+		return nil, false
+	}
+	var id trace.SpanID
+	switch ro.Name() {
+	case SpanWait:
+		id = ro.Parent().SpanID()
+	case SpanProxy:
+		id = ro.SpanContext().SpanID()
+	default:
+		return nil, false
+	}
+	v, ok := p.live.Load(id)
+	if !ok {
+		return nil, false
+	}
+	return v.(*requestSpans), true
+}
