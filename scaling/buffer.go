@@ -88,7 +88,9 @@ func WithExportTimeout(d time.Duration) BufferOption {
 }
 
 // BufferStats are a Buffer's counters. Received = Exported + Dropped + Buffered
-// at every instant (spans ended after Shutdown are not received).
+// whenever no export is in flight (spans of the batch in flight given up to
+// make room count as exported or dropped when that export ends; spans ended
+// after Shutdown are not received).
 type BufferStats struct {
 	Received uint64 // sampled spans handed to OnEnd
 	Exported uint64 // spans the exporter accepted
@@ -102,15 +104,19 @@ type BufferStats struct {
 // keeps ended spans in a FIFO bounded by bytes and count, exports them in
 // batches in order, and, while the exporter fails (a collector not up yet, a
 // sidecar not ready), keeps them and retries with exponential backoff and
-// jitter. When full it drops the oldest spans. OnEnd never blocks.
+// jitter. When full it drops the oldest spans, including those of a batch
+// whose export is still in flight (they count as dropped only if that export
+// fails; until it ends their memory stays held, so the true bound is the
+// configured bound plus one batch). OnEnd never blocks.
 type Buffer struct {
 	exporter sdktrace.SpanExporter
 	cfg      bufferConfig
 
 	mu       sync.Mutex
 	q        ring
-	bytes    int // queued + in flight
-	inflight int // spans in the batch being exported
+	bytes    int     // estimated size of the spans held (queued and in flight, less evicted)
+	held     []entry // the batch being exported, oldest first
+	evicted  int     // leading entries of held given up to make room
 	nextSeq  uint64
 	stats    BufferStats
 	stopped  bool
@@ -210,15 +216,24 @@ func (b *Buffer) OnEnd(s sdktrace.ReadOnlySpan) {
 		return
 	}
 	b.stats.Received++
-	dropped := 0
-	for (b.q.len+b.inflight+1 > b.cfg.maxSpans || b.bytes+size > b.cfg.maxBytes) && b.q.len > 0 {
+	dropped, evicted := 0, b.evicted
+	for b.overLocked(size) {
+		if b.evicted < len(b.held) {
+			// The oldest spans are in the batch being exported: give them
+			// up; they count as dropped if that export fails.
+			b.bytes -= int(b.held[b.evicted].size)
+			b.evicted++
+			continue
+		}
+		if b.q.len == 0 {
+			break
+		}
 		e := b.q.popFront()
 		b.bytes -= int(e.size)
 		dropped++
 	}
-	if b.q.len+b.inflight+1 > b.cfg.maxSpans || b.bytes+size > b.cfg.maxBytes {
-		// Only the batch in flight is left, or the span alone exceeds the
-		// bound: drop the new span.
+	if b.overLocked(size) {
+		// The span alone exceeds the bound.
 		dropped++
 	} else {
 		b.q.pushBack(entry{span: s, size: int32(size), seq: b.nextSeq})
@@ -227,8 +242,9 @@ func (b *Buffer) OnEnd(s sdktrace.ReadOnlySpan) {
 	b.nextSeq++
 	b.stats.Dropped += uint64(dropped)
 	n := b.q.len
+	evicted = b.evicted - evicted
 	b.mu.Unlock()
-	if dropped > 0 && b.loggedDrop.CompareAndSwap(false, true) {
+	if dropped+evicted > 0 && b.loggedDrop.CompareAndSwap(false, true) {
 		b.cfg.logger.Warn("kntrace: span buffer full, dropping the oldest spans (logged once; see metric kntrace.buffer.spans.dropped)",
 			"max_bytes", b.cfg.maxBytes, "max_spans", b.cfg.maxSpans)
 	}
@@ -238,6 +254,10 @@ func (b *Buffer) OnEnd(s sdktrace.ReadOnlySpan) {
 		default:
 		}
 	}
+}
+
+func (b *Buffer) overLocked(size int) bool {
+	return b.q.len+len(b.held)-b.evicted+1 > b.cfg.maxSpans || b.bytes+size > b.cfg.maxBytes
 }
 
 // ForceFlush exports every span ended before the call, retrying while the
@@ -284,8 +304,8 @@ func (b *Buffer) Shutdown(ctx context.Context) error {
 		case <-ctx.Done():
 		}
 		b.mu.Lock()
-		left := b.q.len + b.inflight
-		if left > 0 && b.inflight == 0 {
+		left := b.q.len + len(b.held) - b.evicted
+		if left > 0 && len(b.held) == 0 {
 			b.stats.Dropped += uint64(b.q.len)
 			b.q.clear()
 			b.bytes = 0
@@ -308,7 +328,7 @@ func (b *Buffer) Stats() BufferStats {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	st := b.stats
-	st.Buffered = b.q.len + b.inflight
+	st.Buffered = b.q.len + len(b.held) - b.evicted
 	st.Bytes = b.bytes
 	return st
 }
@@ -323,7 +343,6 @@ func (b *Buffer) run() {
 		pendingSince time.Time // when the queue last became non-empty
 		catchUp      bool      // after a recovery: export back to back
 		batch        []sdktrace.ReadOnlySpan
-		held         []entry
 		timer        = time.NewTimer(time.Hour)
 	)
 	defer timer.Stop()
@@ -362,7 +381,7 @@ func (b *Buffer) run() {
 			default:
 			}
 			var err error
-			batch, held, err = b.exportBatch(batch, held)
+			batch, err = b.exportBatch(batch)
 			if err == nil {
 				catchUp = catchUp || attempt > 0
 				attempt = 0
@@ -412,17 +431,18 @@ func completeFlushes(flushes []*flushRequest, oldest uint64) []*flushRequest {
 }
 
 // exportBatch exports the oldest spans; on failure it puts them back at the
-// front, so order is kept. The slices are reused between calls.
-func (b *Buffer) exportBatch(batch []sdktrace.ReadOnlySpan, held []entry) ([]sdktrace.ReadOnlySpan, []entry, error) {
+// front (less those evicted meanwhile), so order is kept. The slice is reused
+// between calls.
+func (b *Buffer) exportBatch(batch []sdktrace.ReadOnlySpan) ([]sdktrace.ReadOnlySpan, error) {
 	b.mu.Lock()
 	k := min(b.cfg.batchSize, b.q.len)
-	batch, held = batch[:0], held[:0]
+	batch = batch[:0]
+	b.held, b.evicted = b.held[:0], 0
 	for range k {
 		e := b.q.popFront()
-		held = append(held, e)
+		b.held = append(b.held, e)
 		batch = append(batch, e.span)
 	}
-	b.inflight = k
 	b.mu.Unlock()
 
 	ctx, cancel := context.WithTimeout(b.runCtx, b.cfg.exportTimeout)
@@ -430,26 +450,28 @@ func (b *Buffer) exportBatch(batch []sdktrace.ReadOnlySpan, held []entry) ([]sdk
 	cancel()
 
 	b.mu.Lock()
-	b.inflight = 0
+	kept := b.held[b.evicted:]
 	if err == nil {
 		b.stats.Exported += uint64(k)
-		for _, e := range held {
+		for _, e := range kept {
 			b.bytes -= int(e.size)
 		}
 	} else {
 		b.stats.Retries++
-		for i := len(held) - 1; i >= 0; i-- {
-			b.q.pushFront(held[i])
+		b.stats.Dropped += uint64(b.evicted)
+		for i := len(kept) - 1; i >= 0; i-- {
+			b.q.pushFront(kept[i])
 		}
 	}
+	clear(b.held)
+	b.held, b.evicted = b.held[:0], 0
 	b.mu.Unlock()
 	clear(batch)
-	clear(held)
 
 	if err != nil && b.loggedFail.CompareAndSwap(false, true) {
 		b.cfg.logger.Warn("kntrace: span export failed, holding spans and retrying with backoff (logged once)", "error", err)
 	}
-	return batch, held, err
+	return batch, err
 }
 
 func (b *Buffer) registerMetrics() {

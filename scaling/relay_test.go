@@ -290,7 +290,7 @@ func TestRelayForwardsEveryEncoding(t *testing.T) {
 				if ct := resp.Header.Get("Content-Type"); ct != wantCT {
 					t.Errorf("response Content-Type %q, want %q", ct, wantCT)
 				}
-				waitFor(t, 5*time.Second, "the collector to get the spans", func() bool { return len(c.names()) == 3 })
+				waitFor(t, 5*time.Second, "the relay to forward the spans", func() bool { return r.Stats().ForwardedSpans == 3 })
 				got := c.requests()[0]
 				if diff := cmp.Diff(want, got, cmpProto()); diff != "" {
 					t.Errorf("forwarded request (-want +got):\n%s", diff)
