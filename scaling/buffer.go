@@ -112,14 +112,14 @@ type Buffer struct {
 	exporter sdktrace.SpanExporter
 	cfg      bufferConfig
 
-	mu       sync.Mutex
-	q        ring
-	bytes    int     // estimated size of the spans held (queued and in flight, less evicted)
-	held     []entry // the batch being exported, oldest first
-	evicted  int     // leading entries of held given up to make room
-	nextSeq  uint64
-	stats    BufferStats
-	stopped  bool
+	mu      sync.Mutex
+	q       ring
+	bytes   int     // estimated size of the spans held (queued and in flight, less evicted)
+	held    []entry // the batch being exported, oldest first
+	evicted int     // leading entries of held given up to make room
+	nextSeq uint64
+	stats   BufferStats
+	stopped bool
 
 	wake    chan struct{}
 	flushes chan *flushRequest
