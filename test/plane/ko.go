@@ -64,22 +64,28 @@ func koImportPath(image string) string {
 	return p
 }
 
-// resolveKoImages rewrites every "image" string that is ko:// in obj.
-func resolveKoImages(obj any) {
+// resolveKoImages rewrites every "image" string that is ko:// in obj and
+// returns the rewritten images.
+func resolveKoImages(obj any) []string {
+	var out []string
 	switch v := obj.(type) {
 	case map[string]any:
 		for k, val := range v {
 			if s, ok := val.(string); ok && k == "image" {
-				v[k] = ResolveKo(s)
+				if strings.HasPrefix(s, KoPrefix) {
+					v[k] = ResolveKo(s)
+					out = append(out, v[k].(string))
+				}
 				continue
 			}
-			resolveKoImages(val)
+			out = append(out, resolveKoImages(val)...)
 		}
 	case []any:
 		for _, val := range v {
-			resolveKoImages(val)
+			out = append(out, resolveKoImages(val)...)
 		}
 	}
+	return out
 }
 
 // koBuilder builds ko:// images with go build, once per import path.
@@ -89,7 +95,7 @@ type koBuilder struct {
 	images    map[string]string // extra image -> binary mappings
 
 	mu    sync.Mutex
-	built map[string]string
+	built map[string]string // import path -> binary
 }
 
 // binary returns the executable for image: a ko:// import path is built
@@ -101,13 +107,13 @@ func (k *koBuilder) binary(ctx context.Context, image string) (string, error) {
 	if p, ok := k.images[image]; ok {
 		return p, nil
 	}
-	if p, ok := k.built[image]; ok {
-		return p, nil
-	}
 	if !isKo(image) {
 		return "", fmt.Errorf("image %q: the plane runs ko://<import path> images (built with go build) or images mapped with plane.WithImage", image)
 	}
 	importPath := koImportPath(image)
+	if p, ok := k.built[importPath]; ok {
+		return p, nil
+	}
 	out := filepath.Join(k.outDir, strings.NewReplacer("/", "_", ".", "_").Replace(importPath))
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
@@ -122,7 +128,7 @@ func (k *koBuilder) binary(ctx context.Context, image string) (string, error) {
 	if k.built == nil {
 		k.built = map[string]string{}
 	}
-	k.built[image] = out
+	k.built[importPath] = out
 	return out, nil
 }
 

@@ -36,8 +36,9 @@ import (
 const (
 	netnsPrefix = "kntrace-"
 	vethPrefix  = "ktv"
-	// dummyLink carries ServiceIP, the address pods and eventing components
-	// reach the ingress and the Collector at.
+	// dummyLink (one end of a host-only veth pair) carries ServiceIP, the
+	// address pods and eventing components reach the ingress and the
+	// Collector at.
 	dummyLink = "kntrace0"
 	// maxSlots bounds the /30 networks carved from 10.213.0.0/16; the last
 	// /24 is kept for ServiceIP.
@@ -151,12 +152,15 @@ func (ns *netns) delete() {
 // wrapper returns the argv prefix that runs a binary inside the namespace.
 func (ns *netns) wrapper() []string { return []string{"ip", "netns", "exec", ns.Name} }
 
-// ensureServiceIP creates the dummy link holding ServiceIP.
+// ensureServiceIP creates the host-only link holding ServiceIP.
 func ensureServiceIP() error {
 	_, _ = ipCmd("link", "del", dummyLink)
 	for _, s := range [][]string{
-		{"link", "add", dummyLink, "type", "dummy"},
+		// A veth pair rather than a dummy link: kernels without the dummy
+		// module (microVMs) have veth, which pods need anyway.
+		{"link", "add", dummyLink, "type", "veth", "peer", "name", dummyLink + "p"},
 		{"addr", "add", ServiceIP.String() + "/32", "dev", dummyLink},
+		{"link", "set", dummyLink + "p", "up"},
 		{"link", "set", dummyLink, "up"},
 	} {
 		if _, err := ipCmd(s...); err != nil {

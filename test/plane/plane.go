@@ -36,6 +36,8 @@ import (
 	"go.uber.org/zap"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	"knative.dev/pkg/apis"
 	v1 "knative.dev/serving/pkg/apis/serving/v1"
 	servingclient "knative.dev/serving/pkg/client/clientset/versioned"
@@ -179,6 +181,7 @@ type Plane struct {
 
 	cfg        config
 	own        bool
+	kube       kubernetes.Interface
 	logMu      sync.Mutex
 	ko         *koBuilder
 	hosts      *hostsFile
@@ -269,16 +272,6 @@ func Start(ctx context.Context, opts ...Option) (p *Plane, err error) {
 	if removed := cleanStale(); len(removed) > 0 {
 		p.logf("removed what an earlier run left: %s", strings.Join(removed, ", "))
 	}
-	activatorBin, err := p.resolveBinary(ctx, cfg.activator, UpstreamActivator)
-	if err != nil {
-		return p, fmt.Errorf("activator: %w", err)
-	}
-	queueBin := ""
-	if !strings.HasPrefix(cfg.queueProxy, KoPrefix) {
-		if queueBin, err = p.resolveBinary(ctx, cfg.queueProxy, UpstreamQueueProxy); err != nil {
-			return p, fmt.Errorf("queue-proxy: %w", err)
-		}
-	}
 	moduleDir := cfg.moduleDir
 	if moduleDir == "" {
 		if moduleDir, err = moduleRoot(); err != nil {
@@ -289,6 +282,19 @@ func Start(ctx context.Context, opts ...Option) (p *Plane, err error) {
 	if err := os.MkdirAll(p.ko.outDir, 0o755); err != nil {
 		return p, err
 	}
+	// The queue-proxy is built (ko://) or found before anything runs, so
+	// that a cold start never includes a build.
+	queueBin, err := p.resolveBinary(ctx, cfg.queueProxy, UpstreamQueueProxy)
+	if err != nil {
+		return p, fmt.Errorf("queue-proxy: %w", err)
+	}
+	if strings.HasPrefix(cfg.queueProxy, KoPrefix) {
+		queueBin = ""
+	}
+	activatorBin, err := p.resolveBinary(ctx, cfg.activator, UpstreamActivator)
+	if err != nil {
+		return p, fmt.Errorf("activator: %w", err)
+	}
 	if err := ensureServiceIP(); err != nil {
 		return p, err
 	}
@@ -297,12 +303,23 @@ func Start(ctx context.Context, opts ...Option) (p *Plane, err error) {
 	}
 
 	if err := p.step("kube-apiserver and etcd", func() error {
-		p.API, err = apiserver.Start(ctx, apiserver.WithDir(filepath.Join(p.Dir, "apiserver")))
+		dir := filepath.Join(p.Dir, "apiserver")
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
+		p.API, err = apiserver.Start(ctx, apiserver.WithDir(dir))
 		return err
 	}); err != nil {
 		return p, err
 	}
-	if p.Serving, err = servingclient.NewForConfig(p.API.Config); err != nil {
+	// The plane's own clients do not print the API server's deprecation
+	// warnings (v1 Endpoints is what the activator watches).
+	quiet := rest.CopyConfig(p.API.Config)
+	quiet.WarningHandler = rest.NoWarnings{}
+	if p.kube, err = kubernetes.NewForConfig(quiet); err != nil {
+		return p, err
+	}
+	if p.Serving, err = servingclient.NewForConfig(quiet); err != nil {
 		return p, err
 	}
 	sets := []manifests.Set{manifests.ServingCore, manifests.NetworkingCore}
@@ -336,13 +353,13 @@ func Start(ctx context.Context, opts ...Option) (p *Plane, err error) {
 	}
 
 	p.pods = &podRunner{
-		kube: p.API.Client, serving: p.Serving, ko: p.ko, queueBinary: queueBin, hosts: p.hosts,
+		kube: p.kube, serving: p.Serving, ko: p.ko, queueBinary: queueBin, hosts: p.hosts,
 		dir: p.Dir, maxGrace: cfg.stopGrace, readyTO: cfg.podReadyTO, logf: p.logf,
 		revs: map[types.NamespacedName]*revPods{},
 	}
 	p.pods.ctx, p.pods.cancel = context.WithCancel(context.Background())
 	if err := p.step("serving controller (Service → Configuration → Revision)", func() error {
-		p.controller, err = startServingController(p.API.Client, p.Serving, p.pods, p.hosts, p.logf)
+		p.controller, err = startServingController(p.kube, p.Serving, p.pods, p.hosts, p.logf)
 		return err
 	}); err != nil {
 		return p, err
@@ -479,7 +496,7 @@ func (p *Plane) PatchConfigMap(ctx context.Context, ns, name string, data map[st
 	if err != nil {
 		return err
 	}
-	if _, err := p.API.Client.CoreV1().ConfigMaps(ns).Patch(ctx, name, types.MergePatchType, body, metav1.PatchOptions{}); err != nil {
+	if _, err := p.kube.CoreV1().ConfigMaps(ns).Patch(ctx, name, types.MergePatchType, body, metav1.PatchOptions{}); err != nil {
 		return fmt.Errorf("patch ConfigMap %s/%s: %w", ns, name, err)
 	}
 	return nil
@@ -568,8 +585,13 @@ func (p *Plane) Apply(ctx context.Context, yaml []byte) error {
 	if err != nil {
 		return err
 	}
+	// Like ko apply: build every ko:// image first, then apply.
 	for _, o := range objs {
-		resolveKoImages(o.Object)
+		for _, img := range resolveKoImages(o.Object) {
+			if _, err := p.ko.binary(ctx, img); err != nil {
+				return err
+			}
+		}
 	}
 	a, err := manifests.NewApplier(p.API.Config)
 	if err != nil {

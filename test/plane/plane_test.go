@@ -86,7 +86,7 @@ func TestPlaneScaleFromAndToZero(t *testing.T) {
 	if len(pods) != 1 {
 		t.Fatalf("helloworld-00001 runs %d pods after the request, want 1", len(pods))
 	}
-	ep, err := p.API.Client.CoreV1().Endpoints("default").Get(ctx, "helloworld-00001-private", metav1.GetOptions{})
+	ep, err := p.kube.CoreV1().Endpoints("default").Get(ctx, "helloworld-00001-private", metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,7 +110,7 @@ func TestPlaneScaleFromAndToZero(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	ep, err = p.API.Client.CoreV1().Endpoints("default").Get(ctx, "helloworld-00001-private", metav1.GetOptions{})
+	ep, err = p.kube.CoreV1().Endpoints("default").Get(ctx, "helloworld-00001-private", metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -74,11 +74,14 @@ type podContainer struct {
 
 type pod struct {
 	Pod
-	hash       string
-	ports      []corev1.ContainerPort
-	netns      *netns
-	containers []podContainer
-	grace      time.Duration
+	// terminating pods are out of the Endpoints and stopping; they stay in
+	// the list until their processes and network namespace are gone.
+	terminating bool
+	hash        string
+	ports       []corev1.ContainerPort
+	netns       *netns
+	containers  []podContainer
+	grace       time.Duration
 }
 
 type revPods struct {
@@ -180,6 +183,27 @@ func (r *podRunner) converge(key types.NamespacedName, roll bool) error {
 		r.mu.Lock()
 		want, have := rp.want, len(rp.pods)
 		r.mu.Unlock()
+		ready := func() []*pod {
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			var out []*pod
+			for _, p := range rp.pods {
+				if !p.terminating {
+					out = append(out, p)
+				}
+			}
+			return out
+		}
+		remove := func(victim *pod) {
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			for i, p := range rp.pods {
+				if p == victim {
+					rp.pods = append(rp.pods[:i], rp.pods[i+1:]...)
+					return
+				}
+			}
+		}
 		switch {
 		case have < want:
 			p, err := r.startPod(key)
@@ -188,29 +212,28 @@ func (r *podRunner) converge(key types.NamespacedName, roll bool) error {
 			}
 			r.mu.Lock()
 			rp.pods = append(rp.pods, p)
-			ready := append([]*pod(nil), rp.pods...)
 			r.mu.Unlock()
-			r.onChange(r.ctx, key, ready)
+			r.onChange(r.ctx, key, ready())
 		case have > want:
 			r.mu.Lock()
 			victim := rp.pods[len(rp.pods)-1]
-			rp.pods = rp.pods[:len(rp.pods)-1]
-			ready := append([]*pod(nil), rp.pods...)
+			victim.terminating = true
 			r.mu.Unlock()
 			// Endpoints first: the activator stops sending before the
 			// processes get SIGTERM, as with a terminating pod.
-			r.onChange(r.ctx, key, ready)
+			r.onChange(r.ctx, key, ready())
 			r.stopPod(victim, victim.grace)
+			remove(victim)
 		case roll && have > 0:
 			roll = false
 			hash, err := r.specHash(key)
 			if err != nil {
 				return err
 			}
-			for i := 0; i < have; i++ {
-				r.mu.Lock()
-				old := rp.pods[i]
-				r.mu.Unlock()
+			r.mu.Lock()
+			current := append([]*pod(nil), rp.pods...)
+			r.mu.Unlock()
+			for _, old := range current {
 				if old.hash == hash {
 					continue
 				}
@@ -220,11 +243,12 @@ func (r *podRunner) converge(key types.NamespacedName, roll bool) error {
 					return err
 				}
 				r.mu.Lock()
-				rp.pods[i] = p
-				ready := append([]*pod(nil), rp.pods...)
+				old.terminating = true
+				rp.pods = append(rp.pods, p)
 				r.mu.Unlock()
-				r.onChange(r.ctx, key, ready)
+				r.onChange(r.ctx, key, ready())
 				r.stopPod(old, old.grace)
+				remove(old)
 			}
 		default:
 			return nil

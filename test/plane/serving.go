@@ -139,10 +139,13 @@ func startServingController(kube kubernetes.Interface, sc servingclient.Interfac
 			case key := <-c.queue:
 				err := c.reconcile(ctx, key)
 				c.mu.Lock()
+				prev := c.errs[key]
 				c.errs[key] = err
 				c.mu.Unlock()
 				if err != nil && ctx.Err() == nil {
-					c.logf("serving: service %s: %v (retrying in 1s)", key, err)
+					if prev == nil || prev.Error() != err.Error() {
+						c.logf("serving: service %s: %v (retrying every second)", key, err)
+					}
 					time.AfterFunc(time.Second, func() {
 						select {
 						case c.queue <- key:
@@ -208,7 +211,8 @@ func (c *servingController) reconcile(ctx context.Context, key types.NamespacedN
 	}
 	// What the serving webhook would do on admission.
 	svc.SetDefaults(cctx)
-	if verr := svc.Validate(cctx); verr != nil {
+	// Warnings (e.g. insecure securityContext defaults) are not errors.
+	if verr := svc.Validate(cctx).Filter(apis.ErrorLevel); verr != nil {
 		return fmt.Errorf("invalid Service: %w", verr)
 	}
 
