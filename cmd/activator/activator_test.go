@@ -22,6 +22,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -57,13 +58,40 @@ func lockActivatorPorts(t *testing.T) {
 		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
 		if err == nil {
 			t.Cleanup(func() { syscall.Flock(int(f.Fd()), syscall.LOCK_UN) })
-			return
+			break
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("another activator test has held %s for 20 minutes: %v", lockPath, err)
 		}
 		time.Sleep(time.Second)
 	}
+	// A plane started by a test that does not take the lock holds the
+	// ports too: wait for them.
+	for {
+		busy := busyPorts()
+		if len(busy) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("ports %v still in use after 20 minutes (another local plane? `ss -ltnp`)", busy)
+		}
+		time.Sleep(time.Second)
+	}
+}
+
+// busyPorts lists the activator's fixed ports and the autoscaler's that
+// something listens on.
+func busyPorts() []string {
+	var busy []string
+	for _, addr := range []string{":8012", ":8013", ":8008", "127.0.0.1:8080"} {
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			busy = append(busy, addr)
+			continue
+		}
+		l.Close()
+	}
+	return busy
 }
 
 // buildActivator builds this command into a temporary directory.
