@@ -566,6 +566,14 @@ func (d *doctor) services(ctx context.Context) {
 	asking, missing := 0, 0
 	for i := range list.Items {
 		s := &list.Items[i]
+		for _, c := range s.Spec.Template.Spec.Containers {
+			arg, hasArg := envValue(c.Env, revisions.EnvSamplerArg)
+			if _, hasSampler := envValue(c.Env, revisions.EnvSampler); hasArg && !hasSampler {
+				d.report.add(name, StatusWarn, fmt.Sprintf("add %s=%s to container %q of Service %s/%s, or remove %s", revisions.EnvSampler, revisions.Sampler, c.Name, s.Namespace, s.Name, revisions.EnvSamplerArg),
+					"Service %s/%s container %q sets %s=%q without %s: OpenTelemetry SDKs ignore the argument and keep their default sampler",
+					s.Namespace, s.Name, c.Name, revisions.EnvSamplerArg, arg, revisions.EnvSampler)
+			}
+		}
 		if s.Annotations[InjectAnnotation] != "true" && !(enabledNS[s.Namespace] && s.Annotations[InjectAnnotation] != "false") {
 			continue
 		}

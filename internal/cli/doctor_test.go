@@ -473,6 +473,25 @@ func TestDoctorAgainstAPIServer(t *testing.T) {
 		wantName: "services", wantStatus: StatusFail, wantMsg: "Service demo/stale asks for injection but its template has no OTEL_EXPORTER_OTLP_ENDPOINT",
 		wantFix: "kubectl -n demo annotate ksvc stale kntrace.dev/inject=true --overwrite",
 	}, {
+		name: "an app's OTEL_TRACES_SAMPLER_ARG without OTEL_TRACES_SAMPLER is a warning",
+		break_: func(t *testing.T) func() {
+			s := &servingv1.Service{
+				ObjectMeta: metav1.ObjectMeta{Name: "sampled", Namespace: "demo"},
+				Spec: servingv1.ServiceSpec{ConfigurationSpec: servingv1.ConfigurationSpec{Template: servingv1.RevisionTemplateSpec{
+					Spec: servingv1.RevisionSpec{PodSpec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "x",
+						Env: []corev1.EnvVar{{Name: "OTEL_TRACES_SAMPLER_ARG", Value: "0.25"}}}}}},
+				}}},
+			}
+			must[*servingv1.Service](t)(w.serving.ServingV1().Services("demo").Create(ctx, s, metav1.CreateOptions{}))
+			return func() {
+				if err := w.serving.ServingV1().Services("demo").Delete(ctx, "sampled", metav1.DeleteOptions{}); err != nil {
+					t.Fatal(err)
+				}
+			}
+		},
+		wantName: "services", wantStatus: StatusWarn, wantMsg: `Service demo/sampled container "app" sets OTEL_TRACES_SAMPLER_ARG="0.25" without OTEL_TRACES_SAMPLER`,
+		wantFix: "add OTEL_TRACES_SAMPLER=parentbased_traceidratio",
+	}, {
 		name: "upstream queue-proxy is a warning",
 		break_: func(t *testing.T) func() {
 			return w.patchCM(t, serving, "config-deployment", map[string]*string{"queue-sidecar-image": ptrTo("gcr.io/knative-releases/knative.dev/serving/cmd/queue:v1.23.0")})
