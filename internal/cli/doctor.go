@@ -120,6 +120,7 @@ check, each failure with its fix:
     scheme-less endpoint that silently becomes https, a protocol with rate 0, a
     gRPC/HTTP path mismatch, legacy keys Knative ignores)
   - OTEL_TRACES_SAMPLER_ARG without OTEL_TRACES_SAMPLER on Knative's Deployments
+    (a failure) and on Services' containers (a warning)
   - the collector (from config-observability's endpoint, or --collector) and
     Jaeger (--jaeger) answer
   - kntrace's webhook is installed, ready and answering (a dry-run Service)
