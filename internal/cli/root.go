@@ -96,8 +96,13 @@ setup and draws traces from Jaeger as a waterfall. It runs as the kn plugin
 "kn trace" or on its own as kn-trace.`,
 		Example: `  # Point Knative's tracing at a collector (shows the diff first)
   kn trace config set --protocol grpc --endpoint http://otel-collector.kntrace-system:4317 --sampling-rate 0.1 --dry-run
-  # What is configured now
-  kn trace config show -o yaml`,
+  # Trace a Knative Service (annotations, injected by kntrace's webhook)
+  kn trace enable hello -n demo --sampling-rate 1
+  # Recent traces of a service, cold starts only, then one as a waterfall
+  kn trace list hello -n demo --coldstart
+  kn trace get 4bf92f3577b34da6a3ce929d0e0e4736
+  # Is everything in place?
+  kn trace doctor`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
