@@ -343,6 +343,35 @@ func TestB3ThroughTheActivator(t *testing.T) {
 					t.Errorf("%s: request span faas.coldstart = %v (set %v), want false behind Knative's queue-proxy", step.name, v, ok)
 				}
 			}
+
+			// Sampling (tracing-sampling-rate 1): a caller that decided not
+			// to sample is followed by kntrace's parent-based sampler;
+			// upstream's AlwaysSample records the trace anyway. A sampled
+			// marker request sent afterwards bounds the wait for spans that
+			// should not exist.
+			unsampled := randHex(t, 16)
+			if status, _ := get(t, p, "greeter", "/greet", http.Header{"Traceparent": {"00-" + unsampled + "-" + randHex(t, 8) + "-00"}}); status != http.StatusOK {
+				t.Fatalf("unsampled request: status %d", status)
+			}
+			marker, markerSpan := randHex(t, 16), randHex(t, 8)
+			if status, _ := get(t, p, "greeter", "/greet", http.Header{"Traceparent": {"00-" + marker + "-" + markerSpan + "-01"}}); status != http.StatusOK {
+				t.Fatalf("marker request: status %d", status)
+			}
+			waitTrace(t, jc, marker, map[string]func(*model.Span) bool{
+				"the activator's request span": func(s *model.Span) bool { return service(s) == "activator" && isServer(s) },
+				"a queue-proxy span":           isQueueProxy,
+			})
+			ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			got, err := jc.GetTrace(ctx, unsampled)
+			cancel()
+			switch recorded := err == nil; {
+			case tc.continues && recorded:
+				t.Errorf("kntrace: Jaeger holds the caller's unsampled trace %s: sampling is not parent-based:\n%s", unsampled, describe(got))
+			case !tc.continues && !recorded:
+				t.Errorf("upstream: the caller's unsampled trace %s is not in Jaeger; expected upstream's AlwaysSample to record it (%v)", unsampled, err)
+			case recorded:
+				t.Logf("upstream records the caller's unsampled trace %s:\n%s", unsampled, describe(got))
+			}
 		})
 	}
 }
