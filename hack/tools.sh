@@ -114,6 +114,12 @@ go_build() {
 	mv -f "$out.tmp" "$out"
 }
 
+# go_stamp DIR LDFLAGS prints the stamp of a build from the wrapper module in
+# DIR: its go.mod, go.sum and link flags.
+go_stamp() {
+	{ cat "$1/go.mod" "$1/go.sum"; printf '%s\n' "$2"; } | sha256sum | cut -c1-16
+}
+
 # build_step NAME VERSION DIR BINARY STAMP CMD... runs CMD unless
 # DIR/BINARY is fresh, then records STAMP and links BINARY as NAME.
 build_step() {
@@ -140,7 +146,7 @@ build_etcd() {
 	local w=$ROOT/tools/etcd v
 	v=$(mod_version "$w" go.etcd.io/etcd/server/v3)
 	local dir=$CACHE/etcd-$v
-	build_step etcd "$v" "$dir" etcd "$(hash_files "$w/go.mod" "$w/go.sum")" \
+	build_step etcd "$v" "$dir" etcd "$(go_stamp "$w" "")" \
 		go_build "$w" "$dir/etcd" "" go.etcd.io/etcd/server/v3
 }
 
@@ -155,7 +161,7 @@ build_kubernetes() {
 	# Without the version stamped at link time the binary reports
 	# v0.0.0-master and Knative's minimum-version check fails.
 	local ld="-X k8s.io/component-base/version.gitVersion=$v -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$minor"
-	build_step "$name" "$v" "$dir" "$name" "$(hash_files "$w/go.mod" "$w/go.sum")" \
+	build_step "$name" "$v" "$dir" "$name" "$(go_stamp "$w" "$ld")" \
 		go_build "$w" "$dir/$name" "$ld" "k8s.io/kubernetes/cmd/$name"
 }
 
@@ -163,16 +169,20 @@ build_jaeger() {
 	local w=$ROOT/tools/jaeger v
 	v=$(mod_version "$w" github.com/jaegertracing/jaeger)
 	local dir=$CACHE/jaeger-$v
-	build_step jaeger "$v" "$dir" jaeger "$(hash_files "$w/go.mod" "$w/go.sum")" \
-		go_build "$w" "$dir/jaeger" "" github.com/jaegertracing/jaeger/cmd/jaeger
+	# `jaeger version` prints the module version instead of an empty one.
+	local ld="-X github.com/jaegertracing/jaeger/internal/version.latestVersion=$v"
+	build_step jaeger "$v" "$dir" jaeger "$(go_stamp "$w" "$ld")" \
+		go_build "$w" "$dir/jaeger" "$ld" github.com/jaegertracing/jaeger/cmd/jaeger
 }
 
 build_kn() {
 	local w=$ROOT/tools/kn v
 	v=$(mod_version "$w" knative.dev/client)
 	local dir=$CACHE/kn-$v
-	build_step kn "$v" "$dir" kn "$(hash_files "$w/go.mod" "$w/go.sum")" \
-		go_build "$w" "$dir/kn" "" knative.dev/client/cmd/kn
+	# `kn version` prints the module version instead of an empty one.
+	local ld="-X knative.dev/client/pkg/kn/commands/version.Version=$v"
+	build_step kn "$v" "$dir" kn "$(go_stamp "$w" "$ld")" \
+		go_build "$w" "$dir/kn" "$ld" knative.dev/client/cmd/kn
 }
 
 # otelcol_builder prints the path of the collector builder, installing it
