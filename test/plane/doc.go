@@ -32,6 +32,6 @@ limitations under the License.
 //
 // Start needs root (network and mount namespaces) and the tools built by
 // `make tools`. Everything it starts is stopped by Stop, also when Start fails
-// half way; stale kntrace-* network namespaces of a crashed earlier run are
+// half way; stale kntrace-pl-* network namespaces of a crashed earlier run are
 // removed at start.
 package plane

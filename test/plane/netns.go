@@ -34,15 +34,16 @@ import (
 // creates starts with one of these prefixes, which is how a later run finds
 // what a crashed one left behind.
 const (
-	netnsPrefix = "kntrace-"
+	netnsPrefix = "kntrace-pl-"
 	vethPrefix  = "ktv"
 	// dummyLink (one end of a host-only veth pair) carries ServiceIP, the
 	// address pods and eventing components reach the ingress and the
 	// Collector at.
 	dummyLink = "kntrace0"
-	// maxSlots bounds the /30 networks carved from 10.213.0.0/16; the last
-	// /24 is kept for ServiceIP.
-	maxSlots = 255 * 64
+	// maxSlots bounds the /30 networks carved from 10.213.0.0/17 (the
+	// upper half of 10.213.0.0/16 is left to other tests; ServiceIP is at
+	// its very end).
+	maxSlots = 128 * 64
 )
 
 // ServiceIP is the host address (on a dummy link the plane creates) where
@@ -171,7 +172,7 @@ func ensureServiceIP() error {
 }
 
 // cleanStale removes what a crashed earlier run left: processes in
-// kntrace-* network namespaces (SIGKILL), the namespaces, ktv* veths and the
+// kntrace-pl-* network namespaces (SIGKILL), the namespaces, ktv* veths and the
 // dummy link. It returns what it removed.
 func cleanStale() []string {
 	var removed []string

@@ -68,6 +68,7 @@ const (
 	DefaultStopGrace       = 35 * time.Second
 	DefaultPodReadyTimeout = 60 * time.Second
 	DefaultReadyTimeout    = 90 * time.Second
+	DefaultLockWait        = 10 * time.Minute
 )
 
 type config struct {
@@ -84,6 +85,7 @@ type config struct {
 	eventing     bool
 	samplingRate string
 	backendOpts  []backends.Option
+	lockWait     time.Duration
 }
 
 // Option configures Start.
@@ -154,6 +156,10 @@ func WithSamplingRate(rate string) Option {
 	return optionFunc(func(c *config) { c.samplingRate = rate })
 }
 
+// WithLockWait bounds the wait for another plane on the machine to stop
+// (default 10 minutes; one plane runs per machine).
+func WithLockWait(d time.Duration) Option { return optionFunc(func(c *config) { c.lockWait = d }) }
+
 // WithBackendOptions passes options to the Collector and Jaeger.
 func WithBackendOptions(opts ...backends.Option) Option {
 	return optionFunc(func(c *config) { c.backendOpts = append(c.backendOpts, opts...) })
@@ -192,6 +198,7 @@ type Plane struct {
 	ingress    *ingress
 	forwarders []*forwarder
 	eventing   *eventingPlane
+	lock       *machineLock
 	stopOnce   sync.Once
 }
 
@@ -229,6 +236,7 @@ func Start(ctx context.Context, opts ...Option) (p *Plane, err error) {
 	cfg := config{
 		idle: DefaultIdleTimeout, stopGrace: DefaultStopGrace, podReadyTO: DefaultPodReadyTimeout,
 		readyTO: DefaultReadyTimeout, images: map[string]string{}, samplingRate: "1",
+		lockWait: DefaultLockWait,
 	}
 	for _, o := range opts {
 		o.apply(&cfg)
@@ -263,9 +271,11 @@ func Start(ctx context.Context, opts ...Option) (p *Plane, err error) {
 	}()
 	total := time.Now()
 
-	// Ports first: if another plane or a developer's process holds them,
-	// fail before touching anything (stale cleanup would otherwise hit a
-	// running plane's namespaces).
+	// One plane per machine: wait for another one to stop. Then ports: if
+	// a developer's process holds them, fail before touching anything.
+	if p.lock, err = acquireLock(ctx, cfg.lockWait, p.logf); err != nil {
+		return p, err
+	}
 	if err := checkPorts(); err != nil {
 		return p, err
 	}
@@ -570,7 +580,10 @@ func (p *Plane) Stop() {
 		if p.API != nil {
 			p.API.Stop()
 		}
-		cleanStale()
+		if p.lock != nil {
+			cleanStale()
+		}
+		p.lock.release()
 		if p.own && os.Getenv("KNTRACE_KEEP_STATE") == "" {
 			_ = os.RemoveAll(p.Dir)
 		}

@@ -83,7 +83,7 @@ func TestSlotAddrs(t *testing.T) {
 		{name: "first", slot: 1, wantHost: "10.213.0.5", want: "10.213.0.6"},
 		{name: "end of first /24", slot: 63, wantHost: "10.213.0.253", want: "10.213.0.254"},
 		{name: "second /24", slot: 64, wantHost: "10.213.1.1", want: "10.213.1.2"},
-		{name: "last", slot: maxSlots - 1, wantHost: "10.213.254.253", want: "10.213.254.254"},
+		{name: "last", slot: maxSlots - 1, wantHost: "10.213.127.253", want: "10.213.127.254"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
