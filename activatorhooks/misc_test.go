@@ -100,7 +100,7 @@ func TestEndpointsReadyBackends(t *testing.T) {
 		{"scaled-00001", 0, true},
 		{"starting-00001", 0, true},
 		{"up-00001", 4, true},
-		{"public-00001", 0, false},
+		{"missing-00001", 0, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.rev, func(t *testing.T) {

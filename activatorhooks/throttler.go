@@ -23,6 +23,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	semconv "go.opentelemetry.io/otel/semconv/v1.41.0"
 	"go.opentelemetry.io/otel/trace"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 	corev1listers "k8s.io/client-go/listers/core/v1"
 
@@ -113,9 +114,14 @@ func revisionFrom(ctx context.Context) (rev *v1.Revision) {
 // EndpointsReadyBackends counts the ready addresses of a revision's private
 // Endpoints (<revision>-private, which Knative fills with the revision's
 // ready pods), the ones the activator's throttler probes and routes to.
+// Endpoints that do not exist (yet) count as zero: the revision has no pod
+// the activator could route to.
 func EndpointsReadyBackends(lister corev1listers.EndpointsLister) ReadyBackendsFunc {
 	return func(rev types.NamespacedName) (int, bool) {
 		eps, err := lister.Endpoints(rev.Namespace).Get(names.PrivateService(rev.Name))
+		if apierrors.IsNotFound(err) {
+			return 0, true
+		}
 		if err != nil {
 			return 0, false
 		}

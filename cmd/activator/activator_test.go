@@ -94,6 +94,14 @@ func busyPorts() []string {
 	return busy
 }
 
+// startPlane starts a local plane once no other test holds the activator's
+// ports; the plane stops, then the lock is released, when t ends.
+func startPlane(t *testing.T, opts ...plane.Option) *plane.Plane {
+	t.Helper()
+	lockActivatorPorts(t)
+	return plane.StartForTest(t, opts...)
+}
+
 // buildActivator builds this command into a temporary directory.
 func buildActivator(t *testing.T) string {
 	t.Helper()
@@ -139,6 +147,14 @@ func get(t *testing.T, p *plane.Plane, svc, path string, h http.Header) (int, st
 		t.Errorf("response carries K-Kntrace-Timeline %q: the activator must remove it", v)
 	}
 	return resp.StatusCode, string(b)
+}
+
+func mustSpanID(t *testing.T, s string) model.SpanID {
+	id, err := model.SpanIDFromString(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
 }
 
 func tag(s *model.Span, key string) (any, bool) {
@@ -257,7 +273,6 @@ func waitActivatorRoot(t *testing.T, jc *jaeger.Client, since time.Time) *model.
 // upstream's starts a new trace, so Jaeger holds nothing under the caller's
 // trace ID.
 func TestB3ThroughTheActivator(t *testing.T) {
-	lockActivatorPorts(t)
 	kntrace := buildActivator(t)
 	for _, tc := range []struct {
 		name      string
@@ -268,7 +283,7 @@ func TestB3ThroughTheActivator(t *testing.T) {
 		{"upstream", "", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			p := plane.StartForTest(t, plane.WithActivator(tc.activator), plane.WithIdleTimeout(time.Hour))
+			p := startPlane(t, plane.WithActivator(tc.activator), plane.WithIdleTimeout(time.Hour))
 			ctx := context.Background()
 			_, file, _, _ := runtime.Caller(0)
 			if err := p.ApplyFile(ctx, filepath.Join(filepath.Dir(file), "..", "..", "samples", "helloworld", "service.yaml")); err != nil {
@@ -323,7 +338,7 @@ func TestB3ThroughTheActivator(t *testing.T) {
 				var server *model.Span
 				tr := waitTrace(t, jc, traceID, map[string]func(*model.Span) bool{
 					"the activator's request span, child of the caller's span": func(s *model.Span) bool {
-						if service(s) == "activator" && isServer(s) && s.ParentSpanID().String() == strings.TrimLeft(spanID, "0") {
+						if service(s) == "activator" && isServer(s) && s.ParentSpanID() == mustSpanID(t, spanID) {
 							server = s
 							return true
 						}
@@ -386,8 +401,7 @@ const timelineQueue = "ko://github.com/kntrace/kntrace/activatorhooks/internal/t
 // request's own trace; the timeline header does not reach the client; the
 // next (warm) request has no phases.
 func TestColdStartPhasesThroughTheActivator(t *testing.T) {
-	lockActivatorPorts(t)
-	p := plane.StartForTest(t, plane.WithActivator(buildActivator(t)), plane.WithQueueProxy(timelineQueue),
+	p := startPlane(t, plane.WithActivator(buildActivator(t)), plane.WithQueueProxy(timelineQueue),
 		plane.WithIdleTimeout(time.Hour))
 	ctx := context.Background()
 	_, file, _, _ := runtime.Caller(0)
@@ -416,7 +430,7 @@ func TestColdStartPhasesThroughTheActivator(t *testing.T) {
 		var server *model.Span
 		want := map[string]func(*model.Span) bool{
 			"the activator's request span": func(s *model.Span) bool {
-				if service(s) == "activator" && isServer(s) && s.ParentSpanID().String() == strings.TrimLeft(spanID, "0") {
+				if service(s) == "activator" && isServer(s) && s.ParentSpanID() == mustSpanID(t, spanID) {
 					server = s
 					return true
 				}
