@@ -79,7 +79,13 @@ die() {
 	exit 1
 }
 
-trap 'rc=$?; if [[ $rc -ne 0 && -n "$CURRENT" ]]; then log "FAILED: $CURRENT (exit $rc)"; fi' EXIT
+on_exit() {
+	local rc=$?
+	if [[ $rc -ne 0 && -n "$CURRENT" ]]; then
+		log "FAILED: $CURRENT (exit $rc)"
+	fi
+}
+trap on_exit EXIT
 
 hash_files() {
 	cat "$@" | sha256sum | cut -c1-16
@@ -193,7 +199,7 @@ otelcol_builder() {
 		log "installing the collector builder $OTELCOL_BUILDER_VERSION (≈1.5 min)…"
 		local start=$SECONDS
 		mkdir -p "$dir"
-		GOBIN=$dir GOFLAGS= "$GO" install -trimpath -ldflags "-s -w" \
+		GOBIN=$dir GOFLAGS='' "$GO" install -trimpath -ldflags "-s -w" \
 			"go.opentelemetry.io/collector/cmd/builder@$OTELCOL_BUILDER_VERSION" >&2 ||
 			die "go install of the collector builder $OTELCOL_BUILDER_VERSION failed"
 		log "installed the collector builder in $((SECONDS - start))s"
@@ -264,6 +270,7 @@ build_knative() {
 KNATIVE_KEY=""
 
 build() {
+	CURRENT=$1
 	case $1 in
 	etcd) build_etcd ;;
 	kube-apiserver | kubectl) build_kubernetes "$1" ;;
