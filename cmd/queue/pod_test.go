@@ -426,7 +426,7 @@ func startPod(t testing.TB, ns *netns, spec podSpec, o podOptions) *pod {
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(pr.Kill)
+		t.Cleanup(func() { killIfRunning(pr) })
 		return pr
 	}
 	appEnv := env(t, spec.app, podName, ns.podIP, ns.hostIP)
@@ -453,6 +453,14 @@ func startPod(t testing.TB, ns *netns, spec podSpec, o podOptions) *pod {
 	}
 	p.ready = time.Now()
 	return p
+}
+
+// killIfRunning SIGKILLs p's group unless p has exited: after an exit its
+// process group id may belong to another process by now.
+func killIfRunning(p *proc.Process) {
+	if exited, _ := p.Exited(); !exited {
+		p.Kill()
+	}
 }
 
 func containerPort(c corev1.Container) string {
