@@ -14,13 +14,14 @@
 # limitations under the License.
 
 # Regenerates docs/cli.md from the kn trace commands (internal/cli), then
-# checks that every `kn trace …` example in docs/ and README.md parses.
+# checks that every `kn trace …` example in docs/ and README.md parses and
+# that every relative link and named test exists.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$REPO_ROOT"
 log "generating docs/cli.md from internal/cli"
 go test ./internal/cli -count=1 -run '^TestCLIReferenceUpToDate$' -args -update-docs >/dev/null
-go test ./internal/cli -count=1 -run '^(TestCLIReferenceUpToDate|TestCLIReferenceCoversEveryCommand|TestDocExamplesRun)$'
-if ! git diff --quiet -- docs/cli.md 2>/dev/null; then
+go test ./internal/cli -count=1 -run '^(TestCLIReferenceUpToDate|TestCLIReferenceCoversEveryCommand|TestDocExamplesRun|TestDocLinks)$'
+if [[ -n "$(git status --porcelain -- docs/cli.md 2>/dev/null)" ]]; then
   log "docs/cli.md changed: commit it"
 else
   log "docs/cli.md is up to date"

@@ -307,3 +307,53 @@ func runsAsWritten(words []string, args bool) error {
 	}
 	return nil
 }
+
+var (
+	mdLink  = regexp.MustCompile(`\]\(([^)\s]+)\)`)
+	testRef = regexp.MustCompile("\\]\\(([^)\\s]+_test\\.go)\\)((?:[ ,;]*`(?:Test|Fuzz|Benchmark)\\w+`)+)")
+	funcRef = regexp.MustCompile("`((?:Test|Fuzz|Benchmark)\\w+)`")
+)
+
+// TestDocLinks: every relative link in docs/*.md and README.md points at a
+// file that exists, and every test named after a link to a _test.go file
+// (the proofs in upstream.md and elsewhere) is a function of that file.
+func TestDocLinks(t *testing.T) {
+	repo := filepath.Join("..", "..")
+	files, err := filepath.Glob(filepath.Join(repo, "docs", "*.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	files = append(files, filepath.Join(repo, "README.md"))
+	refs := 0
+	for _, file := range files {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dir := filepath.Dir(file)
+		for _, m := range mdLink.FindAllStringSubmatch(string(data), -1) {
+			target, _, _ := strings.Cut(m[1], "#")
+			if target == "" || strings.Contains(target, "://") || strings.HasPrefix(target, "mailto:") {
+				continue
+			}
+			if _, err := os.Stat(filepath.Join(dir, filepath.FromSlash(target))); err != nil {
+				t.Errorf("%s: link %s: %v", filepath.Base(file), m[1], err)
+			}
+		}
+		for _, m := range testRef.FindAllStringSubmatch(string(data), -1) {
+			src, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(m[1])))
+			if err != nil {
+				continue // reported above
+			}
+			for _, f := range funcRef.FindAllStringSubmatch(m[2], -1) {
+				refs++
+				if !regexp.MustCompile(`(?m)^func ` + f[1] + `\(`).Match(src) {
+					t.Errorf("%s: %s has no func %s", filepath.Base(file), m[1], f[1])
+				}
+			}
+		}
+	}
+	if refs < 30 {
+		t.Errorf("found %d test references in the docs, want the proofs of upstream.md and the other pages (at least 30)", refs)
+	}
+}
