@@ -394,6 +394,10 @@ type pod struct {
 	started time.Time
 	ready   time.Time
 	client  *http.Client
+
+	run      func(name, bin string, env []string) *proc.Process
+	queueEnv []string
+	queueBin string
 }
 
 // podOptions vary how a pod starts.
@@ -431,6 +435,7 @@ func startPod(t testing.TB, ns *netns, spec podSpec, o podOptions) *pod {
 	}
 	appEnv := env(t, spec.app, podName, ns.podIP, ns.hostIP)
 	queueEnv := append(env(t, spec.queue, podName, ns.podIP, ns.hostIP), "KNTRACE_PODINFO_ANNOTATIONS="+info)
+	p.run, p.queueEnv, p.queueBin = run, queueEnv, o.queueBinary
 	if o.appFirst {
 		p.app = run("app", o.appBinary, appEnv)
 		if err := p.app.WaitFor(20*time.Second, "app listening", proc.TCPReady(net.JoinHostPort(ns.podIP, containerPort(spec.app)))); err != nil {
@@ -453,6 +458,33 @@ func startPod(t testing.TB, ns *netns, spec podSpec, o podOptions) *pod {
 	}
 	p.ready = time.Now()
 	return p
+}
+
+// restartQueue kills the queue-proxy, starts it again and returns the time
+// from its start to the first passing readiness probe, polled every
+// millisecond (the app keeps running).
+func (p *pod) restartQueue(t testing.TB) time.Duration {
+	t.Helper()
+	killIfRunning(p.queue)
+	p.client.CloseIdleConnections()
+	start := time.Now()
+	p.queue = p.run("queue-proxy", p.queueBin, p.queueEnv)
+	deadline := start.Add(30 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		err := p.probe(ctx)
+		cancel()
+		if err == nil {
+			return time.Since(start)
+		}
+		if exited, perr := p.queue.Exited(); exited {
+			t.Fatalf("queue-proxy exited before ready (%v); log:\n%s", perr, p.queue.LogTail(20))
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("queue-proxy not ready within 30 s (%v); log:\n%s", err, p.queue.LogTail(20))
+		}
+		time.Sleep(time.Millisecond)
+	}
 }
 
 // killIfRunning SIGKILLs p's group unless p has exited: after an exit its
