@@ -109,11 +109,13 @@ func waitTrace(tb testing.TB, c *jaeger.Client, traceID string, timeout time.Dur
 	tb.Helper()
 	deadline := time.Now().Add(timeout)
 	var last *model.Trace
+	var lastErr error
 	var missing []string
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		tr, err := c.GetTrace(ctx, traceID)
 		cancel()
+		lastErr = err
 		if err == nil {
 			last = tr
 			missing = missing[:0]
@@ -134,7 +136,7 @@ func waitTrace(tb testing.TB, c *jaeger.Client, traceID string, timeout time.Dur
 			}
 		}
 		if time.Now().After(deadline) {
-			tb.Fatalf("trace %s in Jaeger after %s: missing %v; spans:\n%s", traceID, timeout, missing, describe(last))
+			tb.Fatalf("trace %s in Jaeger after %s: missing %v (last query error: %v); spans:\n%s", traceID, timeout, missing, lastErr, describe(last))
 		}
 		time.Sleep(200 * time.Millisecond)
 	}

@@ -105,16 +105,10 @@ func TestUpstreamColdStart(t *testing.T) {
 	})
 }
 
+// isQueueProxy matches the queue-proxy's own span (upstream names it
+// kn.queueproxy.proxy; its process is named after the Knative Service).
 func isQueueProxy(s *model.Span) bool {
-	if s.Process == nil {
-		return false
-	}
-	for _, kv := range s.Process.Tags {
-		if kv.Key == "k8s.container.name" && kv.VStr == "queue-proxy" {
-			return true
-		}
-	}
-	return false
+	return s.Process != nil && strings.HasPrefix(s.OperationName, "kn.queueproxy")
 }
 
 // waitActivatorRoots returns traces started after start whose root span is
