@@ -30,6 +30,7 @@ suites=(
   "scaling ^Benchmark(SpanProcessor|OnEnd|Relay)$ 200ms"
   "appsdk ^BenchmarkStart$ 200ms"
   "activatorhooks ^BenchmarkActivatorHandler$ 200ms"
+  "queueproxy ^BenchmarkHandlerChain$ 200ms"
   "webhook ^BenchmarkAdmission$ 1000x"
 )
 for extra in cmd/queue; do

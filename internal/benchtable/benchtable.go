@@ -97,14 +97,21 @@ type Target struct {
 	Metric   string
 	MaxRatio float64
 	MinRatio float64
+	// MaxDelta bounds kntrace's median minus the anchor's, in the metric's
+	// unit, for promises stated as an absolute cost (start-up + 5 ms).
+	MaxDelta float64
 	Source   string
 }
 
-func (t Target) met(ratio float64) bool {
-	return (t.MaxRatio == 0 || ratio <= t.MaxRatio) && (t.MinRatio == 0 || ratio >= t.MinRatio)
+func (t Target) met(ratio, delta float64) bool {
+	return (t.MaxRatio == 0 || ratio <= t.MaxRatio) && (t.MinRatio == 0 || ratio >= t.MinRatio) &&
+		(t.MaxDelta == 0 || delta <= t.MaxDelta)
 }
 
 func (t Target) String() string {
+	if t.MaxDelta != 0 {
+		return fmt.Sprintf("≤ +%g", t.MaxDelta)
+	}
 	if t.MinRatio != 0 {
 		return fmt.Sprintf("≥ %.2f×", t.MinRatio)
 	}
@@ -148,7 +155,7 @@ func Pair(samples Samples, targets []Target) []Row {
 				row := Row{Workload: workload, Metric: metric, Kntrace: k, Anchor: a, Other: o, Ratio: ratio(k.Median, o.Median)}
 				for _, t := range targets {
 					if t.Metric == metric && t.Workload.MatchString(workload) {
-						pass := t.met(row.Ratio)
+						pass := t.met(row.Ratio, k.Median-o.Median)
 						row.Target, row.Source, row.Pass = t.String(), t.Source, &pass
 						break
 					}

@@ -36,6 +36,8 @@ BenchmarkExtract/all/kntrace-2         	  300000	      3100 ns/op	     760 B/op	
 BenchmarkExtract/all/otel-2            	  100000	     10000 ns/op	    2087 B/op	      27 allocs/op
 BenchmarkQueueProxy/rate-1/kntrace-2   	       1	  10 p50-ms	  30 p99-ms	  900 req/s
 BenchmarkQueueProxy/rate-1/upstream-2  	       1	  10 p50-ms	  20 p99-ms	 1000 req/s
+BenchmarkQueueProxyStartup/kntrace-2   	       1	  30 ready-ms
+BenchmarkQueueProxyStartup/upstream-2  	       1	  24 ready-ms
 BenchmarkLonely/kntrace-2              	       1	  5 ns/op
 PASS
 `
@@ -66,6 +68,7 @@ func TestPairMediansRatiosTargets(t *testing.T) {
 		{"BenchmarkQueueProxy/rate-1", "p50-ms", "upstream", 10, 10, 1, "-"},
 		{"BenchmarkQueueProxy/rate-1", "p99-ms", "upstream", 30, 20, 1.5, "FAIL"},
 		{"BenchmarkQueueProxy/rate-1", "req/s", "upstream", 900, 1000, 0.9, "FAIL"},
+		{"BenchmarkQueueProxyStartup", "ready-ms", "upstream", 30, 24, 1.25, "FAIL"},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("rows (-want +got):\n%s", diff)

@@ -29,4 +29,5 @@ var Targets = []Target{
 	{Workload: regexp.MustCompile(`^BenchmarkActivatorHandler$`), Metric: "ns/op", MaxRatio: 1.05, Source: "activator warm path within 5%"},
 	{Workload: regexp.MustCompile(`^BenchmarkQueueProxy`), Metric: "req/s", MinRatio: 0.95, Source: "queue-proxy throughput ≥ 0.95×"},
 	{Workload: regexp.MustCompile(`^BenchmarkQueueProxy`), Metric: "p99-ms", MaxRatio: 1.1, Source: "queue-proxy p99 ≤ 1.1×"},
+	{Workload: regexp.MustCompile(`^BenchmarkQueueProxy`), Metric: "ready-ms", MaxDelta: 5, Source: "queue-proxy start-up ≤ upstream + 5 ms"},
 }

@@ -138,8 +138,13 @@ func (p *Process) Exited() (bool, error) {
 	}
 }
 
-// Signal sends sig to the process group.
+// Signal sends sig to the process group. Once the process has exited and
+// been reaped its group id may belong to an unrelated process, so an exited
+// process is never signalled.
 func (p *Process) Signal(sig syscall.Signal) error {
+	if exited, _ := p.Exited(); exited {
+		return fmt.Errorf("%s has already exited", p.Name)
+	}
 	return syscall.Kill(-p.cmd.Process.Pid, sig)
 }
 
@@ -163,8 +168,9 @@ func (p *Process) Stop() {
 // Kill SIGKILLs the process group and waits for it.
 func (p *Process) Kill() {
 	p.once.Do(func() {
-		_ = p.Signal(syscall.SIGKILL)
-		<-p.done
+		if p.Signal(syscall.SIGKILL) == nil {
+			<-p.done
+		}
 	})
 }
 
