@@ -197,10 +197,15 @@ func (p *Process) WaitFor(timeout time.Duration, what string, ready func(context
 	defer tick.Stop()
 	for {
 		cctx, ccancel := context.WithTimeout(ctx, time.Second)
-		last = ready(cctx)
+		err := ready(cctx)
 		ccancel()
-		if last == nil {
+		if err == nil {
 			return nil
+		}
+		// An attempt cut short by the overall deadline says nothing new:
+		// keep the error of the last whole attempt for the message.
+		if last == nil || ctx.Err() == nil {
+			last = err
 		}
 		select {
 		case <-p.done:
