@@ -1,7 +1,7 @@
 # kntrace — every target is a thin wrapper over a script in hack/.
 SHELL := /bin/bash
 
-.PHONY: help build test bench demo lint tools fuzz
+.PHONY: help build test bench demo lint tools fuzz docs
 
 help: ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-6s %s\n", $$1, $$2}'
@@ -18,11 +18,14 @@ test: ## install what the tests need, then run unit, integration and end-to-end 
 bench: ## run every kntrace-vs-upstream comparison and print the table
 	@hack/bench.sh
 
-demo: ## start a local Knative plane with kntrace and show it working
-	@hack/demo.sh
+demo: ## a local Knative plane with kntrace: cold-start and eventing traces as waterfalls (Ctrl-C stops; ARGS=-no-wait)
+	@hack/demo.sh $(ARGS)
 
 lint: ## gofmt, go vet, license headers
 	@hack/lint.sh
 
 fuzz: ## run each fuzz target for FUZZTIME (default 30s)
 	@hack/fuzz.sh
+
+docs: ## regenerate docs/cli.md from the kn trace commands; check the docs' examples and links
+	@hack/docs.sh
