@@ -29,7 +29,10 @@ limitations under the License.
 // OTEL_PROPAGATORS, OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT, _PROTOCOL, _HEADERS,
 // _COMPRESSION), builds the resource from Knative's environment (faas.name,
 // faas.version, faas.instance, k8s.pod.name, k8s.namespace.name), installs
-// kntrace's multi-format propagator, and exports through scaling.Buffer, so
+// kntrace's propagator with the formats OTEL_PROPAGATORS names (W3C
+// tracecontext and baggage when it is unset, as the specification says; the
+// kntrace webhook injects the revision's choice), and exports through
+// scaling.Buffer, so
 // spans made before the collector (or the queue-proxy's relay on
 // localhost:4318, the default endpoint) answers are kept and sent later. It
 // never waits for the collector.
