@@ -340,6 +340,7 @@ func (r *podRunner) startPod(key types.NamespacedName) (p *pod, err error) {
 		r.slots.put(slot)
 		return p, err
 	}
+	netnsDone := time.Now()
 	p.IP = p.netns.PodIP.String()
 	meta := podMeta{name: p.Name, namespace: key.Namespace, uid: randSuffix(8), podIP: p.IP, hostIP: p.netns.HostIP.String(), sa: d.spec.ServiceAccountName}
 
@@ -379,11 +380,14 @@ func (r *podRunner) startPod(key types.NamespacedName) (p *pod, err error) {
 	if probe == nil || probe.HTTPGet == nil {
 		return p, fmt.Errorf("no HTTP readiness probe on the %s container of revision %s", QueueContainerName, rev.Name)
 	}
+	launched := time.Now()
 	if err := r.waitReady(p, probe.HTTPGet); err != nil {
 		return p, err
 	}
 	p.Ready = time.Now()
-	r.logf("pods: %s ready at %s in %s", p.Name, p.IP, p.Ready.Sub(p.Started).Round(time.Millisecond))
+	r.logf("pods: %s ready at %s in %s (network namespace %s, processes launched %s, readiness %s)", p.Name, p.IP,
+		p.Ready.Sub(p.Started).Round(time.Millisecond), netnsDone.Sub(p.Started).Round(time.Millisecond),
+		launched.Sub(netnsDone).Round(time.Millisecond), p.Ready.Sub(launched).Round(time.Millisecond))
 	return p, nil
 }
 

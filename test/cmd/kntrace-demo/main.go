@@ -19,6 +19,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"os"
 	"os/signal"
@@ -28,9 +29,16 @@ import (
 )
 
 func main() {
+	noWait := flag.Bool("no-wait", false, "exit once everything is shown instead of keeping Jaeger up until Ctrl-C")
+	width := flag.Int("width", 120, "waterfall width in columns")
+	flag.Parse()
+	opts := []demo.Option{demo.WithWidth(*width)}
+	if *noWait {
+		opts = append(opts, demo.WithoutWaiting())
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := demo.Run(ctx, os.Stdout); err != nil {
+	if err := demo.Run(ctx, os.Stdout, opts...); err != nil {
 		fmt.Fprintln(os.Stderr, "demo failed:", err)
 		stop()
 		os.Exit(1)
