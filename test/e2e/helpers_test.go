@@ -178,3 +178,9 @@ func logf(tb testing.TB, format string, args ...any) {
 func containsFold(s, sub string) bool {
 	return strings.Contains(strings.ToLower(s), strings.ToLower(sub))
 }
+
+// parentIs reports whether s's parent is the span with hex ID spanID.
+func parentIs(s *model.Span, spanID string) bool {
+	id, err := model.SpanIDFromString(spanID)
+	return err == nil && s.ParentSpanID() == id
+}

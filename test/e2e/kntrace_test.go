@@ -20,7 +20,6 @@ import (
 	"context"
 	"net/http"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -58,7 +57,7 @@ func TestKntraceActivatorColdStartB3(t *testing.T) {
 	logf(t, "kntrace activator, B3 headers: cold start TTFB %s", resp.ttfb.Round(time.Millisecond))
 	tr := waitTrace(t, jc, traceID, 30*time.Second, map[string]func(*model.Span) bool{
 		"activator server span whose parent is the client's B3 span": func(s *model.Span) bool {
-			return serviceIs("activator")(s) && isServer(s) && s.ParentSpanID().String() == strings.TrimLeft(spanID, "0")
+			return serviceIs("activator")(s) && isServer(s) && parentIs(s, spanID)
 		},
 		"queue-proxy span": isQueueProxy,
 	})

@@ -96,7 +96,7 @@ func TestUpstreamColdStart(t *testing.T) {
 		logf(t, "upstream, W3C headers: cold start TTFB %s", resp.ttfb.Round(time.Millisecond))
 		tr := waitTrace(t, jc, traceID, 30*time.Second, map[string]func(*model.Span) bool{
 			"activator span whose parent is the client's span": func(s *model.Span) bool {
-				return serviceIs("activator")(s) && s.ParentSpanID().String() == strings.TrimLeft(spanID, "0")
+				return serviceIs("activator")(s) && parentIs(s, spanID)
 			},
 			"queue-proxy span": isQueueProxy,
 		})
