@@ -69,9 +69,9 @@ func TestColdStartOverHTTP(t *testing.T) {
 		"activator request span, child of the client's B3 span, faas.coldstart=true": func(s *model.Span) bool {
 			return serviceIs("activator")(s) && parentIs(s, spanID) && tagIs(s, "faas.coldstart", "true")
 		},
-		"helloworld app span":   func(s *model.Span) bool { return serviceIs("helloworld")(s) && s.OperationName == "helloworld" },
-		"greeter app span":      func(s *model.Span) bool { return serviceIs("greeter")(s) && s.OperationName == "greeter" },
-		"greeter's child span":  func(s *model.Span) bool { return s.OperationName == "compose greeting" },
+		"helloworld app span":    func(s *model.Span) bool { return serviceIs("helloworld")(s) && s.OperationName == "helloworld" },
+		"greeter app span":       func(s *model.Span) bool { return serviceIs("greeter")(s) && s.OperationName == "greeter" },
+		"greeter's child span":   func(s *model.Span) bool { return s.OperationName == "compose greeting" },
 		"helloworld queue-proxy": queueProxyOfAny("helloworld"),
 		"greeter queue-proxy":    queueProxyOfAny("greeter"),
 	}
