@@ -575,7 +575,18 @@ func (d *doctor) services(ctx context.Context) {
 					s.Namespace, s.Name, c.Name, revisions.EnvSamplerArg, arg, revisions.EnvSampler)
 			}
 		}
-		if s.Annotations[InjectAnnotation] != "true" && !(enabledNS[s.Namespace] && s.Annotations[InjectAnnotation] != "false") {
+		// The webhook's own rule: the annotation on the Service or its
+		// template (where kn trace enable writes it), or the namespace label.
+		var nsLabels map[string]string
+		if enabledNS[s.Namespace] {
+			nsLabels = map[string]string{InjectLabel: revisions.NamespaceEnabled}
+		}
+		settings, ferr := revisions.Resolve(revisions.ServiceTarget(s), revisions.WithNamespaceLabels(nsLabels))
+		if ferr != nil {
+			d.report.add(name, StatusFail, "fix the annotation: "+ferr.Error(), "Service %s/%s: %v", s.Namespace, s.Name, ferr)
+			continue
+		}
+		if !settings.Inject {
 			continue
 		}
 		asking++

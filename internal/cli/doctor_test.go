@@ -473,6 +473,27 @@ func TestDoctorAgainstAPIServer(t *testing.T) {
 		wantName: "services", wantStatus: StatusFail, wantMsg: "Service demo/stale asks for injection but its template has no OTEL_EXPORTER_OTLP_ENDPOINT",
 		wantFix: "kubectl -n demo annotate ksvc stale kntrace.dev/inject=true --overwrite",
 	}, {
+		name: "annotation on the template, where kn trace enable writes it",
+		break_: func(t *testing.T) func() {
+			s := &servingv1.Service{
+				ObjectMeta: metav1.ObjectMeta{Name: "enabled-on-template", Namespace: "demo"},
+				Spec: servingv1.ServiceSpec{ConfigurationSpec: servingv1.ConfigurationSpec{Template: servingv1.RevisionTemplateSpec{
+					ObjectMeta: metav1.ObjectMeta{Annotations: map[string]string{InjectAnnotation: "true"}},
+					Spec:       servingv1.RevisionSpec{PodSpec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "x"}}}},
+				}}},
+			}
+			w.webhook.inject.Store(false)
+			must[*servingv1.Service](t)(w.serving.ServingV1().Services("demo").Create(ctx, s, metav1.CreateOptions{}))
+			w.webhook.inject.Store(true)
+			return func() {
+				if err := w.serving.ServingV1().Services("demo").Delete(ctx, "enabled-on-template", metav1.DeleteOptions{}); err != nil {
+					t.Fatal(err)
+				}
+			}
+		},
+		wantName: "services", wantStatus: StatusFail, wantMsg: "Service demo/enabled-on-template asks for injection but its template has no OTEL_EXPORTER_OTLP_ENDPOINT",
+		wantFix: "kubectl -n demo annotate ksvc enabled-on-template",
+	}, {
 		name: "an app's OTEL_TRACES_SAMPLER_ARG without OTEL_TRACES_SAMPLER is a warning",
 		break_: func(t *testing.T) func() {
 			s := &servingv1.Service{
