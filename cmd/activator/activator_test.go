@@ -30,7 +30,6 @@ import (
 	"runtime"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -41,33 +40,13 @@ import (
 	"github.com/kntrace/kntrace/test/plane"
 )
 
-// lockPath serialises tests that run an activator: it listens on the host's
-// fixed ports 8012, 8013 and 8008, so two cannot run at once.
-const lockPath = "/tmp/kntrace-activator.lock"
-
-// lockActivatorPorts holds lockPath until the test ends, waiting at most
-// 20 minutes for another test that holds it.
-func lockActivatorPorts(t *testing.T) {
+// waitForActivatorPorts waits, at most 20 minutes, until nothing listens
+// on the activator's fixed ports (8012, 8013, 8008) and the autoscaler's:
+// a plane that is stopping may still hold them. The plane itself runs one
+// at a time per machine (plane.LockPath).
+func waitForActivatorPorts(t *testing.T) {
 	t.Helper()
-	f, err := os.OpenFile(lockPath, os.O_CREATE|os.O_RDWR, 0o644)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { f.Close() })
 	deadline := time.Now().Add(20 * time.Minute)
-	for {
-		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-		if err == nil {
-			t.Cleanup(func() { syscall.Flock(int(f.Fd()), syscall.LOCK_UN) })
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("another activator test has held %s for 20 minutes: %v", lockPath, err)
-		}
-		time.Sleep(time.Second)
-	}
-	// A plane started by a test that does not take the lock holds the
-	// ports too: wait for them.
 	for {
 		busy := busyPorts()
 		if len(busy) == 0 {
@@ -103,11 +82,11 @@ func pct(ds []time.Duration, p int) time.Duration {
 	return s[max(i, 0)]
 }
 
-// startPlane starts a local plane once no other test holds the activator's
-// ports; the plane stops, then the lock is released, when t ends.
+// startPlane starts a local plane once the activator's ports are free; it
+// stops when t ends.
 func startPlane(t *testing.T, opts ...plane.Option) *plane.Plane {
 	t.Helper()
-	lockActivatorPorts(t)
+	waitForActivatorPorts(t)
 	return plane.StartForTest(t, opts...)
 }
 
