@@ -139,7 +139,7 @@ func (d *demo) run(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
-	if err := d.showTrace(ctx, jc, jaegerAddr, traceID); err != nil {
+	if err := d.showTrace(ctx, jc, jaegerAddr, traceID, "activator", "helloworld", "greeter"); err != nil {
 		return err
 	}
 
@@ -163,7 +163,7 @@ func (d *demo) run(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
-	if err := d.showTrace(ctx, jc, jaegerAddr, eventTrace); err != nil {
+	if err := d.showTrace(ctx, jc, jaegerAddr, eventTrace, "producer", "consumer"); err != nil {
 		return err
 	}
 
@@ -218,42 +218,46 @@ func (d *demo) request(ctx context.Context, svc, path, format string) (string, e
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 	resp.Body.Close()
 	fmt.Fprintf(d.out, "    %s %q, time to first byte %s (cold start)\n", resp.Status, strings.TrimSpace(string(body)), first.Sub(start).Round(time.Millisecond))
-	if resp.StatusCode != http.StatusOK {
+	if resp.StatusCode/100 != 2 {
 		return "", fmt.Errorf("GET %s%s: %s", svc, path, resp.Status)
 	}
 	return traceID, nil
 }
 
-// showTrace waits until Jaeger holds the trace with its cold start and no
-// more spans arrive, then prints it with `kn trace get`.
-func (d *demo) showTrace(ctx context.Context, jc *jaeger.Client, jaegerAddr, traceID string) error {
-	const timeout = 60 * time.Second
+// showTrace waits until Jaeger holds the trace with its cold start and
+// spans from every one of services, and no more spans arrive for a second
+// (spans come through relays and the Collector's batches), then prints it
+// with `kn trace get`.
+func (d *demo) showTrace(ctx context.Context, jc *jaeger.Client, jaegerAddr, traceID string, services ...string) error {
+	const timeout = 90 * time.Second
 	deadline := time.Now().Add(timeout)
 	spans, stable := -1, 0
+	var missing []string
 	for {
 		qctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		raw, err := jc.GetTrace(qctx, traceID)
 		cancel()
-		if err == nil {
+		switch {
+		case err == nil:
 			tr, berr := jaeger.Build(raw)
-			if berr == nil && tr.ColdStart != nil && tr.SpanCount == spans {
+			if berr != nil {
+				return berr
+			}
+			missing = missingServices(tr, services)
+			if len(missing) == 0 && tr.ColdStart != nil && tr.SpanCount == spans {
 				stable++
 			} else {
 				stable = 0
 			}
-			if berr == nil {
-				spans = tr.SpanCount
-			}
-			// Spans arrive through relays and the Collector's batches: wait
-			// until the count holds still for a second.
-			if stable >= 5 {
-				break
-			}
-		} else if !errors.Is(err, jaeger.ErrNotFound) {
+			spans = tr.SpanCount
+		case !errors.Is(err, jaeger.ErrNotFound):
 			return err
 		}
+		if stable >= 5 {
+			break
+		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("trace %s: no complete cold-start trace in Jaeger within %s (%d spans seen)", traceID, timeout, spans)
+			return fmt.Errorf("trace %s: not complete in Jaeger within %s (%d spans; no spans yet from %v)", traceID, timeout, spans, missing)
 		}
 		select {
 		case <-ctx.Done():
@@ -265,6 +269,20 @@ func (d *demo) showTrace(ctx context.Context, jc *jaeger.Client, jaegerAddr, tra
 		return fmt.Errorf("kn trace get %s exited %d", traceID, code)
 	}
 	return nil
+}
+
+func missingServices(tr *jaeger.Trace, want []string) []string {
+	have := map[string]bool{}
+	for _, s := range tr.Services {
+		have[s] = true
+	}
+	var missing []string
+	for _, w := range want {
+		if !have[w] {
+			missing = append(missing, w)
+		}
+	}
+	return missing
 }
 
 func randomHex(n int) string {
