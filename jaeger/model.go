@@ -429,19 +429,47 @@ func (t *Trace) summarise() {
 		if s.ColdStart {
 			marked = append(marked, s)
 		}
+	}
+	phases := t.Spans
+	if w := waitSpan(marked); w != nil {
+		cs.SpanID, cs.Service, cs.Operation, cs.WaitMicros = w.SpanID, w.Service, w.OperationName, w.DurationMicros
+		// The phases that explain this wait are the ones under it; a later
+		// hop's own cold start (below another faas.coldstart span) is its own.
+		if own := phasesUnder(w); len(own) > 0 {
+			phases = own
+		}
+	}
+	for _, s := range phases {
 		if s.ColdStartPhase != "" {
 			cs.Phases = append(cs.Phases, Phase{Name: s.ColdStartPhase, SpanID: s.SpanID, Service: s.Service, OperationName: s.OperationName,
 				OffsetMicros: s.OffsetMicros, DurationMicros: s.DurationMicros})
 		}
-	}
-	if w := waitSpan(marked); w != nil {
-		cs.SpanID, cs.Service, cs.Operation, cs.WaitMicros = w.SpanID, w.Service, w.OperationName, w.DurationMicros
 	}
 	if len(marked) > 0 || len(cs.Phases) > 0 {
 		slices.SortStableFunc(cs.Phases, func(a, b Phase) int { return cmp.Compare(a.OffsetMicros, b.OffsetMicros) })
 		t.ColdStart = cs
 	}
 	t.markCritical(root, root.End())
+}
+
+// phasesUnder returns the phase spans below w, not descending into another
+// span marked faas.coldstart.
+func phasesUnder(w *Span) []*Span {
+	var out []*Span
+	var walk func(*Span)
+	walk = func(s *Span) {
+		for _, c := range s.Children {
+			if c.ColdStart {
+				continue
+			}
+			if c.ColdStartPhase != "" {
+				out = append(out, c)
+			}
+			walk(c)
+		}
+	}
+	walk(w)
+	return out
 }
 
 // waitSpan picks the span whose duration is the cold-start wait.
