@@ -174,7 +174,7 @@ func (d *drawer) draw() {
 		if s.ColdStartPhase != "" {
 			bar = barPhase
 		}
-		label := prefixes[i][style] + s.Service + " " + s.OperationName
+		label := foldIndent(prefixes[i][style], labelW/3) + s.Service + " " + s.OperationName
 		line := fmt.Sprintf("%-*s%s %*s  %s", flagWidth, flag, d.paint(color, pad(label, labelW)),
 			durationWidth, FormatDuration(s.Duration()), d.paint(color, barCells(s, t, barW, bar)))
 		fmt.Fprintln(d.w, strings.TrimRight(line, " "))
@@ -255,6 +255,16 @@ func treePrefixes(spans []*Span) [][2]string {
 		out[i] = [2]string{full, compact}
 	}
 	return out
+}
+
+// foldIndent keeps a deep row's name readable: a tree prefix longer than
+// max runes keeps only its innermost levels behind a leading "…".
+func foldIndent(prefix string, max int) string {
+	r := []rune(prefix)
+	if len(r) <= max || max < 2 {
+		return prefix
+	}
+	return "…" + string(r[len(r)-max+1:])
 }
 
 // pad cuts s to width runes (ending in …) or pads it with spaces.

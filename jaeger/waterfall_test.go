@@ -24,9 +24,11 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
+	model "github.com/jaegertracing/jaeger-idl/model/v1"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -163,6 +165,37 @@ func BenchmarkBuild(b *testing.B) {
 	for b.Loop() {
 		if _, err := Build(in); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+func TestDeepTraceKeepsNamesReadable(t *testing.T) {
+	// A chain 30 hops deep, as an event through broker, channel, filter and
+	// activator makes: every row must still show its own operation name.
+	start := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	var spans []*model.Span
+	for i := range 30 {
+		s := &model.Span{
+			TraceID: model.NewTraceID(0, 0xdeef), SpanID: model.NewSpanID(uint64(i + 1)),
+			OperationName: fmt.Sprintf("hop-%02d", i), StartTime: start.Add(time.Duration(i) * time.Millisecond),
+			Duration: time.Duration(60-i) * time.Millisecond, Process: &model.Process{ServiceName: "svc"},
+		}
+		if i > 0 {
+			s.References = []model.SpanRef{model.NewChildOfRef(s.TraceID, model.NewSpanID(uint64(i)))}
+		}
+		spans = append(spans, s)
+	}
+	tr, err := Build(&model.Trace{Spans: spans})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	if err := WriteWaterfall(&b, tr, WithWidth(120)); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 30 {
+		if name := fmt.Sprintf("svc hop-%02d", i); !strings.Contains(b.String(), name) {
+			t.Errorf("row %q is cut at depth %d:\n%s", name, i, b.String())
 		}
 	}
 }
