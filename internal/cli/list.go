@@ -170,10 +170,9 @@ func listTraces(ctx context.Context, c *jaeger.Client, f *listFlags, service str
 		slices.Sort(services)
 		return nil, fmt.Errorf("jaeger at %s has no spans of service %q; it knows: %s", c.Addr(), service, strings.Join(services, ", "))
 	}
-	depth := f.limit
-	if f.namespace != "" || f.coldStart {
-		depth = min(f.limit*5, 1000) // filtered here, so ask for more
-	}
+	// Jaeger's search depth picks which traces it returns, not the newest
+	// ones, and filters apply here: ask for many more than shown, then sort.
+	depth := min(max(f.limit*5, 200), 1000)
 	now := time.Now()
 	raw, err := c.FindTraces(ctx, jaeger.Query{Service: service, StartMin: now.Add(-f.since), StartMax: now.Add(time.Minute), Limit: depth})
 	if err != nil {
