@@ -17,6 +17,6 @@
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$REPO_ROOT"
 hack/apt.sh
-hack/tools.sh etcd kube-apiserver
+hack/tools.sh
 log "starting the demo"
-go run ./test/cmd/kntrace-demo
+go run ./test/cmd/kntrace-demo "$@"
