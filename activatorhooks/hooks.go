@@ -28,7 +28,6 @@ import (
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
-	semconv "go.opentelemetry.io/otel/semconv/v1.41.0"
 	"go.opentelemetry.io/otel/trace"
 	"k8s.io/apimachinery/pkg/types"
 
@@ -228,7 +227,6 @@ func (h *Hooks) Handler(next http.Handler) http.Handler {
 			return
 		}
 		st := &request{arrival: h.cfg.now(), span: span}
-		span.SetAttributes(semconv.FaaSColdstart(false))
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestKey{}, st)))
 	})
 }

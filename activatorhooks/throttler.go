@@ -54,14 +54,15 @@ func (t *throttler) Try(ctx context.Context, revID types.NamespacedName, fn func
 		return t.next.Try(ctx, revID, fn)
 	}
 	start := t.h.cfg.now()
-	kvs := revisionAttributes(ctx, revID, make([]attribute.KeyValue, 0, 5))
+	// One attribute update, when the wait ends: the SDK copies attributes
+	// into the span, and a second update would grow that copy.
+	kvs := revisionAttributes(ctx, revID, make([]attribute.KeyValue, 0, 6))
 	nrev := len(kvs)
 	if f := t.h.cfg.readyBackends; f != nil {
 		if n, ok := f(revID); ok {
 			kvs = append(kvs, attribute.Int(AttrReadyBackends, n), attribute.Bool(AttrZeroBackends, n == 0))
 		}
 	}
-	span.SetAttributes(kvs...)
 	st := requestFrom(ctx)
 	if st != nil {
 		st.attrs = kvs[:nrev:nrev]
@@ -70,14 +71,14 @@ func (t *throttler) Try(ctx context.Context, revID types.NamespacedName, fn func
 	err := t.next.Try(ctx, revID, func(dest string, isClusterIP bool) error {
 		granted = true
 		now := t.h.cfg.now()
-		span.SetAttributes(waitMs(now.Sub(start)))
+		span.SetAttributes(append(kvs, waitMs(now.Sub(start)))...)
 		if st != nil {
 			st.granted = now
 		}
 		return fn(dest, isClusterIP)
 	})
 	if !granted {
-		span.SetAttributes(waitMs(t.h.cfg.now().Sub(start)))
+		span.SetAttributes(append(kvs, waitMs(t.h.cfg.now().Sub(start)))...)
 	}
 	return err
 }
