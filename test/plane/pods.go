@@ -354,6 +354,8 @@ func (r *podRunner) startPod(key types.NamespacedName) (p *pod, err error) {
 		if err != nil {
 			return p, fmt.Errorf("container %s: %w", c.Name, err)
 		}
+		// The env as the process gets it, for whoever debugs the pod.
+		_ = os.WriteFile(filepath.Join(p.LogDir, c.Name+".env"), []byte(strings.Join(env, "\n")+"\n"), 0o600)
 		args := append([]string(nil), c.Args...)
 		if len(c.Command) > 1 {
 			args = append(append([]string(nil), c.Command[1:]...), args...)
