@@ -442,7 +442,7 @@ func (r *podRunner) waitReady(p *pod, get *corev1.HTTPGetAction) error {
 // image from config-deployment to the configured queue-proxy binary unless
 // it is a ko:// image, everything else through the ko builder.
 func (r *podRunner) containerBinary(c corev1.Container) (string, error) {
-	if c.Name == QueueContainerName && !isKo(c.Image) {
+	if c.Name == QueueContainerName && isUpstreamQueue(c.Image) {
 		if _, mapped := r.ko.images[c.Image]; !mapped {
 			return r.queueBinary, nil
 		}
@@ -451,6 +451,13 @@ func (r *podRunner) containerBinary(c corev1.Container) (string, error) {
 		return c.Command[0], nil
 	}
 	return r.ko.binary(r.ctx, c.Image)
+}
+
+// isUpstreamQueue reports whether image is Knative's own queue-proxy, as
+// config-deployment ships it: ko://knative.dev/serving/cmd/queue in the
+// source tree, a knative-releases image with that path in a release.
+func isUpstreamQueue(image string) bool {
+	return strings.Contains(image, "knative.dev/serving/cmd/queue") || !isKo(image)
 }
 
 // stopPod stops a pod as a kubelet does: each container's preStop hook

@@ -256,3 +256,24 @@ func TestKoImages(t *testing.T) {
 		t.Errorf("resolveKoImages (-want +got):\n%s", diff)
 	}
 }
+
+func TestIsUpstreamQueue(t *testing.T) {
+	tests := []struct {
+		name  string
+		image string
+		want  bool
+	}{
+		{name: "source tree default", image: "ko://knative.dev/serving/cmd/queue", want: true},
+		{name: "release", image: "gcr.io/knative-releases/knative.dev/serving/cmd/queue@sha256:0123", want: true},
+		{name: "resolved ko", image: "ko.local/knative.dev/serving/cmd/queue", want: true},
+		{name: "kntrace", image: "ko.local/github.com/kntrace/kntrace/cmd/queue", want: false},
+		{name: "kntrace ko", image: "ko://github.com/kntrace/kntrace/cmd/queue", want: false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := isUpstreamQueue(tt.image); got != tt.want {
+				t.Errorf("isUpstreamQueue(%q) = %v, want %v", tt.image, got, tt.want)
+			}
+		})
+	}
+}
