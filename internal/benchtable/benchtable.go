@@ -125,7 +125,11 @@ type Row struct {
 	Kntrace  Stat    `json:"kntrace"`
 	Anchor   string  `json:"anchor"`
 	Other    Stat    `json:"anchorStat"`
-	Ratio    float64 `json:"ratio"`
+	// Ratio is kntrace's median over the anchor's; +Inf when the anchor's is
+	// zero (JSON then has no ratio).
+	Ratio float64 `json:"-"`
+	// FiniteRatio is Ratio for JSON, absent when infinite.
+	FiniteRatio *float64 `json:"ratio,omitempty"`
 	Target   string  `json:"target,omitempty"`
 	Source   string  `json:"targetSource,omitempty"`
 	// Pass is nil when the row has no target.
@@ -153,6 +157,10 @@ func Pair(samples Samples, targets []Target) []Row {
 			for _, metric := range metricsOf(mine, other) {
 				k, o := stat(mine[metric]), stat(other[metric])
 				row := Row{Workload: workload, Metric: metric, Kntrace: k, Anchor: a, Other: o, Ratio: ratio(k.Median, o.Median)}
+				if !math.IsInf(row.Ratio, 0) {
+					r := row.Ratio
+					row.FiniteRatio = &r
+				}
 				for _, t := range targets {
 					if t.Metric == metric && t.Workload.MatchString(workload) {
 						pass := t.met(row.Ratio, k.Median-o.Median)

@@ -18,6 +18,7 @@ package benchtable
 
 import (
 	"bytes"
+	"encoding/json"
 	"regexp"
 	"strings"
 	"testing"
@@ -75,6 +76,11 @@ func TestPairMediansRatiosTargets(t *testing.T) {
 	}
 	if rows[0].Kntrace.Min != 3000 || rows[0].Kntrace.Max != 3500 || rows[0].Kntrace.Runs != 3 {
 		t.Errorf("spread = %+v, want min 3000 max 3500 over 3 runs", rows[0].Kntrace)
+	}
+	if _, err := json.Marshal(append(rows, Pair(Samples{
+		"BenchmarkX/kntrace": {"B/op": {1}}, "BenchmarkX/batch": {"B/op": {0}},
+	}, nil)...)); err != nil {
+		t.Errorf("rows with an infinite ratio do not encode as JSON: %v", err)
 	}
 	var out bytes.Buffer
 	if err := Write(&out, rows); err != nil {
