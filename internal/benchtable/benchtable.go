@@ -120,18 +120,18 @@ func (t Target) String() string {
 
 // Row is one line of the table.
 type Row struct {
-	Workload string  `json:"workload"`
-	Metric   string  `json:"metric"`
-	Kntrace  Stat    `json:"kntrace"`
-	Anchor   string  `json:"anchor"`
-	Other    Stat    `json:"anchorStat"`
+	Workload string `json:"workload"`
+	Metric   string `json:"metric"`
+	Kntrace  Stat   `json:"kntrace"`
+	Anchor   string `json:"anchor"`
+	Other    Stat   `json:"anchorStat"`
 	// Ratio is kntrace's median over the anchor's; +Inf when the anchor's is
 	// zero (JSON then has no ratio).
 	Ratio float64 `json:"-"`
 	// FiniteRatio is Ratio for JSON, absent when infinite.
 	FiniteRatio *float64 `json:"ratio,omitempty"`
-	Target   string  `json:"target,omitempty"`
-	Source   string  `json:"targetSource,omitempty"`
+	Target      string   `json:"target,omitempty"`
+	Source      string   `json:"targetSource,omitempty"`
 	// Pass is nil when the row has no target.
 	Pass *bool `json:"pass,omitempty"`
 }
