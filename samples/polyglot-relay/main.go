@@ -15,8 +15,9 @@ limitations under the License.
 */
 
 // Command polyglot-relay uses only the plain OpenTelemetry SDK with its
-// defaults, as an app in any language would: an OTLP/HTTP exporter with no
-// configuration (localhost:4318) and W3C propagation. On a revision with
+// defaults, as an app in any language would: an OTLP/HTTP exporter to the
+// specification's default endpoint (http://localhost:4318) and W3C
+// propagation. On a revision with
 // kntrace's queue-proxy, localhost:4318 is the queue-proxy's relay, which
 // buffers spans across a cold start and drains them at scale-down.
 package main
@@ -40,7 +41,11 @@ import (
 
 func main() {
 	ctx := context.Background()
-	exp, err := otlptracehttp.New(ctx)
+	// The OpenTelemetry specification's default OTLP/HTTP endpoint is
+	// http://localhost:4318, which the Python, Java and JavaScript SDKs use
+	// as is; Go's exporter alone defaults to TLS, so it is told to speak
+	// plain HTTP to localhost. Nothing else is configured.
+	exp, err := otlptracehttp.New(ctx, otlptracehttp.WithInsecure())
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -20,6 +20,7 @@ import (
 	"context"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -62,4 +63,36 @@ func TestKntraceActivatorColdStartB3(t *testing.T) {
 		"queue-proxy span": isQueueProxy,
 	})
 	logf(t, "kntrace activator, B3 headers: trace %s:\n%s", traceID, describe(tr))
+}
+
+// TestPolyglotRelay deploys samples/polyglot-relay, an app with the plain
+// OpenTelemetry SDK and no tracing configuration, on kntrace's queue-proxy:
+// its spans (exported to localhost:4318, the relay) are in the request's
+// trace after a cold start.
+func TestPolyglotRelay(t *testing.T) {
+	p := plane.StartForTest(t, plane.WithActivator(KntraceActivator), plane.WithQueueProxy(KntraceQueueProxy), plane.WithIdleTimeout(time.Hour))
+	ctx := context.Background()
+	if err := p.ApplyFile(ctx, filepath.Join(repoRoot(t), "samples", "polyglot-relay", "service.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.WaitServiceReady(ctx, "default", "polyglot-relay", 3*time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	jc := dialJaeger(t, p)
+	traceID, spanID := randHex(t, 16), randHex(t, 8)
+	resp := send(t, p, "default", "polyglot-relay", "/", http.Header{"Traceparent": {"00-" + traceID + "-" + spanID + "-01"}})
+	if resp.status != http.StatusOK {
+		t.Fatalf("cold request: %d %q", resp.status, resp.body)
+	}
+	logf(t, "polyglot-relay: cold start TTFB %s", resp.ttfb.Round(time.Millisecond))
+	tr := waitTrace(t, jc, traceID, 60*time.Second, map[string]func(*model.Span) bool{
+		// No OTEL_SERVICE_NAME: the SDK's default service name, as any
+		// unconfigured app would report.
+		"the app's server span (plain SDK, via the relay)": func(s *model.Span) bool {
+			return s.Process != nil && strings.HasPrefix(s.Process.ServiceName, "unknown_service") && isServer(s)
+		},
+		"the app's render span": func(s *model.Span) bool { return s.OperationName == "render" },
+		"queue-proxy span":      queueProxyOfAny("polyglot-relay"),
+	})
+	logf(t, "polyglot-relay: trace %s:\n%s", traceID, describe(tr))
 }
