@@ -92,16 +92,21 @@ func Start(ctx context.Context, opts ...Option) (s *Server, err error) {
 	if err != nil {
 		return nil, err
 	}
-	s = &Server{Dir: cfg.dir}
-	if s.Dir == "" {
-		if s.Dir, err = os.MkdirTemp("", "kntrace-apiserver-"); err != nil {
+	srv := &Server{Dir: cfg.dir}
+	if srv.Dir == "" {
+		if srv.Dir, err = os.MkdirTemp("", "kntrace-apiserver-"); err != nil {
 			return nil, err
 		}
-		s.ownDir = true
+		srv.ownDir = true
+	} else if err := os.MkdirAll(srv.Dir, 0o755); err != nil {
+		return nil, err
 	}
+	s = srv
+	// On failure, stop what was started: through srv, since the named
+	// result is nil once an error is returned.
 	defer func() {
 		if err != nil {
-			s.Stop()
+			srv.Stop()
 		}
 	}()
 
@@ -198,8 +203,11 @@ func StartForTest(tb testing.TB, opts ...Option) *Server {
 }
 
 // Stop stops the API server and etcd and removes the state directory if
-// Start created it.
+// Start created it. It is safe on a nil Server.
 func (s *Server) Stop() {
+	if s == nil {
+		return
+	}
 	if s.apiserver != nil {
 		s.apiserver.Stop()
 	}
