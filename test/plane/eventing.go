@@ -20,8 +20,10 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/http"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -428,6 +430,15 @@ func (p *Plane) WaitEventingReady(ctx context.Context, ns string, timeout time.D
 					last = "trigger " + t.Name + " not ready"
 				}
 			}
+			// Ready in the API is not ready in the ingress: it must have
+			// seen the Broker too. Probe each with an event no Trigger takes.
+			for _, b := range bs.Items {
+				if last == "" {
+					if err := p.probeBroker(ctx, b.Namespace, b.Name); err != nil {
+						last = "broker " + b.Name + ": " + err.Error()
+					}
+				}
+			}
 			if last == "" {
 				return nil
 			}
@@ -438,4 +449,34 @@ func (p *Plane) WaitEventingReady(ctx context.Context, ns string, timeout time.D
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// ProbeEventType is the type of the readiness probe events the plane sends
+// to each Broker; no Trigger should filter on it.
+const ProbeEventType = "dev.kntrace.plane.readiness-probe"
+
+// probeBroker posts a binary-mode CloudEvent to the broker ingress and wants
+// 202 Accepted.
+func (p *Plane) probeBroker(ctx context.Context, ns, name string) error {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.IngressURL+"/"+ns+"/"+name, strings.NewReader("{}"))
+	if err != nil {
+		return err
+	}
+	req.Host = brokerIngressHost
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Ce-Specversion", "1.0")
+	req.Header.Set("Ce-Id", "kntrace-plane-probe-"+strconv.FormatInt(time.Now().UnixNano(), 36))
+	req.Header.Set("Ce-Source", "kntrace.dev/plane")
+	req.Header.Set("Ce-Type", ProbeEventType)
+	resp, err := (&http.Client{Transport: &http.Transport{Proxy: nil}}).Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted {
+		return fmt.Errorf("ingress answered %s to a probe event", resp.Status)
+	}
+	return nil
 }

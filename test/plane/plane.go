@@ -276,7 +276,7 @@ func Start(ctx context.Context, opts ...Option) (p *Plane, err error) {
 	if p.lock, err = acquireLock(ctx, cfg.lockWait, p.logf); err != nil {
 		return p, err
 	}
-	if err := checkPorts(); err != nil {
+	if err := waitPortsFree(ctx, portsFreeWait); err != nil {
 		return p, err
 	}
 	if removed := cleanStale(); len(removed) > 0 {
@@ -452,6 +452,27 @@ func (p *Plane) resolveBinary(ctx context.Context, image, upstream string) (stri
 func portOf(hostport string) string {
 	_, port, _ := net.SplitHostPort(hostport)
 	return port
+}
+
+// portsFreeWait bounds the wait for the fixed ports after the lock is
+// taken: the previous plane's activator may still be closing them.
+const portsFreeWait = 20 * time.Second
+
+// waitPortsFree polls checkPorts until the ports are free or wait passes,
+// then fails with checkPorts' message.
+func waitPortsFree(ctx context.Context, wait time.Duration) error {
+	deadline := time.Now().Add(wait)
+	for {
+		err := checkPorts()
+		if err == nil || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 // checkPorts fails with a clear message when the activator's fixed ports or
