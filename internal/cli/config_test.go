@@ -136,3 +136,10 @@ func TestUnreachableClusterIsAFailure(t *testing.T) {
 		t.Errorf("exit %d, stderr %q; want %d and a kubeconfig error", r.code, r.errOut, cli.ExitFailure)
 	}
 }
+
+func TestDoctorRefusesAnUnknownShape(t *testing.T) {
+	r := knTrace("/nonexistent/kubeconfig", "doctor", "--shape", "v2")
+	if r.code != cli.ExitUsage || !strings.Contains(r.errOut, "want one of auto, observability") {
+		t.Errorf("exit %d, stderr %q; want %d naming the accepted shapes", r.code, r.errOut, cli.ExitUsage)
+	}
+}

@@ -104,6 +104,7 @@ type doctorFlags struct {
 	namespace string
 	collector string
 	output    string
+	shape     string
 }
 
 func newDoctorCommand(g *globals) *cobra.Command {
@@ -143,6 +144,9 @@ Exit status 4 when any check fails.`,
 			if f.timeout <= 0 {
 				return usageError("--timeout %v: want a positive duration", f.timeout)
 			}
+			if _, err := configmaps.ParseShape(f.shape); err != nil {
+				return usageError("--%v", err)
+			}
 			cfg, err := g.restConfig()
 			if err != nil {
 				return err
@@ -173,6 +177,7 @@ Exit status 4 when any check fails.`,
 	f.register(cmd)
 	cmd.Flags().StringVarP(&f.namespace, "namespace", "n", "", "namespace of the Services to check, and of the webhook's dry-run probe (default: Services of all namespaces, probe in default)")
 	cmd.Flags().StringVar(&f.collector, "collector", "", "collector endpoint to probe (URL or host:port; default: config-observability's tracing-endpoint)")
+	cmd.Flags().StringVar(&f.shape, "shape", "auto", "which ConfigMap Knative reads: auto (from the installed version), observability (config-observability, 1.19+) or legacy (config-tracing)")
 	cmd.Flags().StringVarP(&f.output, "output", "o", "", "output format: json or yaml")
 	return cmd
 }
@@ -212,7 +217,11 @@ func (d *doctor) run(ctx context.Context) {
 // knative reports the version, the shape and every configuration hazard.
 func (d *doctor) knative(ctx context.Context) {
 	d.installed, d.statuses = map[string]bool{}, map[string]*configmaps.Status{}
-	c := configmaps.NewClient(d.kube)
+	var opts []configmaps.ClientOption
+	if shape, _ := configmaps.ParseShape(d.flags.shape); shape != "" {
+		opts = append(opts, configmaps.WithShape(shape))
+	}
+	c := configmaps.NewClient(d.kube, opts...)
 	for _, ns := range []string{configmaps.ServingNamespace, configmaps.EventingNamespace} {
 		name := "knative/" + ns
 		if _, err := d.kube.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{}); apierrors.IsNotFound(err) {
@@ -225,7 +234,7 @@ func (d *doctor) knative(ctx context.Context) {
 		d.installed[ns] = true
 		st, err := c.Show(ctx, ns)
 		if err != nil {
-			d.report.add(name, StatusFail, "pass the right cluster; `kn trace config show --shape observability|legacy` forces a shape", "%v", err)
+			d.report.add(name, StatusFail, "pass the right cluster; --shape observability|legacy forces a shape", "%v", err)
 			continue
 		}
 		d.statuses[ns] = st
