@@ -20,9 +20,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -40,40 +38,6 @@ import (
 	"github.com/kntrace/kntrace/test/plane"
 )
 
-// waitForActivatorPorts waits, at most 20 minutes, until nothing listens
-// on the activator's fixed ports (8012, 8013, 8008) and the autoscaler's:
-// a plane that is stopping may still hold them. The plane itself runs one
-// at a time per machine (plane.LockPath).
-func waitForActivatorPorts(t *testing.T) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Minute)
-	for {
-		busy := busyPorts()
-		if len(busy) == 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("ports %v still in use after 20 minutes (another local plane? `ss -ltnp`)", busy)
-		}
-		time.Sleep(time.Second)
-	}
-}
-
-// busyPorts lists the activator's fixed ports and the autoscaler's that
-// something listens on.
-func busyPorts() []string {
-	var busy []string
-	for _, addr := range []string{":8012", ":8013", ":8008", "127.0.0.1:8080"} {
-		l, err := net.Listen("tcp", addr)
-		if err != nil {
-			busy = append(busy, addr)
-			continue
-		}
-		l.Close()
-	}
-	return busy
-}
-
 // pct is the p-th percentile of ds (nearest rank).
 func pct(ds []time.Duration, p int) time.Duration {
 	s := slices.Clone(ds)
@@ -86,7 +50,6 @@ func pct(ds []time.Duration, p int) time.Duration {
 // stops when t ends.
 func startPlane(t *testing.T, opts ...plane.Option) *plane.Plane {
 	t.Helper()
-	waitForActivatorPorts(t)
 	return plane.StartForTest(t, opts...)
 }
 
@@ -172,55 +135,16 @@ func isQueueProxy(s *model.Span) bool {
 	return strings.HasPrefix(s.OperationName, "kn.queueproxy.")
 }
 
-func describe(tr *model.Trace) string {
-	var b strings.Builder
-	for _, s := range tr.Spans {
-		fmt.Fprintf(&b, "  %s %s %q parent=%s %s", s.SpanID, service(s), s.OperationName, s.ParentSpanID(), s.Duration)
-		for _, kv := range s.Tags {
-			if strings.HasPrefix(kv.Key, "kntrace.") || strings.HasPrefix(kv.Key, "faas.") {
-				fmt.Fprintf(&b, " %s=%v", kv.Key, kv.Value())
-			}
-		}
-		b.WriteByte('\n')
-	}
-	return b.String()
-}
+func describe(tr *model.Trace) string { return plane.DescribeTrace(tr) }
 
-// waitTrace polls Jaeger until trace traceID has a span for every check.
+// waitTrace is plane.WaitTrace with a 30 s bound, failing the test on a timeout.
 func waitTrace(t *testing.T, jc *jaeger.Client, traceID string, want map[string]func(*model.Span) bool) *model.Trace {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		tr, err := jc.GetTrace(ctx, traceID)
-		cancel()
-		var missing []string
-		for what, check := range want {
-			found := false
-			if err == nil {
-				for _, s := range tr.Spans {
-					if check(s) {
-						found = true
-						break
-					}
-				}
-			}
-			if !found {
-				missing = append(missing, what)
-			}
-		}
-		if len(missing) == 0 {
-			return tr
-		}
-		if time.Now().After(deadline) {
-			got := "no trace"
-			if err == nil {
-				got = describe(tr)
-			}
-			t.Fatalf("trace %s in Jaeger lacks %s after 30s (GetTrace err %v):\n%s", traceID, strings.Join(missing, ", "), err, got)
-		}
-		time.Sleep(200 * time.Millisecond)
+	tr, err := plane.WaitTrace(context.Background(), jc, traceID, 30*time.Second, want)
+	if err != nil {
+		t.Fatal(err)
 	}
+	return tr
 }
 
 // waitActivatorRoot waits for a trace started by the activator itself (its

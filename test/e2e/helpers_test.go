@@ -103,64 +103,18 @@ func dialJaeger(tb testing.TB, p *plane.Plane) *jaeger.Client {
 	return c
 }
 
-// waitTrace polls Jaeger until the trace holds spans matching every check
-// in want (keyed by a description), or fails after timeout.
+// waitTrace is plane.WaitTrace, failing the test on a timeout.
 func waitTrace(tb testing.TB, c *jaeger.Client, traceID string, timeout time.Duration, want map[string]func(*model.Span) bool) *model.Trace {
 	tb.Helper()
-	deadline := time.Now().Add(timeout)
-	var last *model.Trace
-	var lastErr error
-	var missing []string
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		tr, err := c.GetTrace(ctx, traceID)
-		cancel()
-		lastErr = err
-		if err == nil {
-			last = tr
-			missing = missing[:0]
-			for what, match := range want {
-				found := false
-				for _, s := range tr.Spans {
-					if match(s) {
-						found = true
-						break
-					}
-				}
-				if !found {
-					missing = append(missing, what)
-				}
-			}
-			if len(missing) == 0 {
-				return tr
-			}
-		}
-		if time.Now().After(deadline) {
-			tb.Fatalf("trace %s in Jaeger after %s: missing %v (last query error: %v); spans:\n%s", traceID, timeout, missing, lastErr, describe(last))
-		}
-		time.Sleep(200 * time.Millisecond)
+	tr, err := plane.WaitTrace(context.Background(), c, traceID, timeout, want)
+	if err != nil {
+		tb.Fatal(err)
 	}
+	return tr
 }
 
 // describe lists a trace's spans for failure messages and logs.
-func describe(tr *model.Trace) string {
-	if tr == nil {
-		return "  (no trace)"
-	}
-	var b strings.Builder
-	for _, s := range tr.Spans {
-		parent := "root"
-		if id := s.ParentSpanID(); id != 0 {
-			parent = id.String()
-		}
-		svc := ""
-		if s.Process != nil {
-			svc = s.Process.ServiceName
-		}
-		b.WriteString("  " + svc + " " + s.OperationName + " span=" + s.SpanID.String() + " parent=" + parent + " " + s.Duration.String() + "\n")
-	}
-	return b.String()
-}
+func describe(tr *model.Trace) string { return plane.DescribeTrace(tr) }
 
 func serviceIs(name string) func(*model.Span) bool {
 	return func(s *model.Span) bool { return s.Process != nil && s.Process.ServiceName == name }
