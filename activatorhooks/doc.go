@@ -34,7 +34,7 @@ limitations under the License.
 //     (AttrReadyBackends, AttrZeroBackends), and the wait's duration
 //     (AttrWaitMs).
 //   - Transport wraps the transport to the queue-proxy. When the pod answers
-//     with a cold-start timeline (scaling.TimelineHeader, sent by kntrace's
+//     with a cold-start timeline (coldstart.Header, sent by kntrace's
 //     queue-proxy on its first request), the request span gets
 //     faas.coldstart=true and four phase spans are recorded under it, in the
 //     request's own trace: kntrace.coldstart.pod_start (request arrival to

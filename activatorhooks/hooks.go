@@ -18,9 +18,7 @@ package activatorhooks
 
 import (
 	"context"
-	"fmt"
 	"net/http"
-	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -51,30 +49,6 @@ const (
 	AttrWaitMs = "kntrace.activator.wait_ms"
 )
 
-// Cold-start phases, span names and attributes.
-const (
-	// AttrPhase names the phase of a phase span.
-	AttrPhase = "kntrace.coldstart.phase"
-	// AttrReadyKnown is false on the app_init span when the pod did not
-	// report its app's readiness (the phase then has no length).
-	AttrReadyKnown = "kntrace.coldstart.ready_known"
-	// SpanPhasePrefix prefixes the name of every phase span.
-	SpanPhasePrefix = "kntrace.coldstart."
-
-	// PhasePodStart is request arrival to the pod's process start.
-	PhasePodStart = "pod_start"
-	// PhaseAppInit is the pod's process start to its app being ready.
-	PhaseAppInit = "app_init"
-	// PhaseReadiness is the app being ready to the activator seeing the
-	// backend and sending the request.
-	PhaseReadiness = "readiness"
-	// PhaseProxy is sending the request to the first response byte.
-	PhaseProxy = "proxy"
-)
-
-// Phases returns the phases in the order they happen.
-func Phases() []string { return []string{PhasePodStart, PhaseAppInit, PhaseReadiness, PhaseProxy} }
-
 // ReadyBackendsFunc reports how many ready backends a revision has; ok is
 // false when that is unknown.
 type ReadyBackendsFunc func(rev types.NamespacedName) (n int, ok bool)
@@ -102,7 +76,7 @@ func WithTracerProvider(tp trace.TracerProvider) Option {
 
 // WithPropagator sets the propagator (default: propagation.New(), the bridge
 // that reads every format and writes W3C tracecontext and baggage). See
-// PropagatorFromEnv.
+// propagation.FromEnv.
 func WithPropagator(p *propagation.Propagator) Option {
 	return optionFunc(func(c *config) { c.prop = p })
 }
@@ -174,18 +148,6 @@ var contextHeaders = map[propagation.Format][]string{
 	propagation.B3:           {"B3"},
 	propagation.B3Multi:      {"X-B3-Traceid", "X-B3-Spanid", "X-B3-Parentspanid", "X-B3-Sampled", "X-B3-Flags"},
 	propagation.Jaeger:       {"Uber-Trace-Id"},
-}
-
-// PropagatorFromEnv returns the bridge for the activator: it extracts every
-// format (W3C first) and injects the formats OTEL_PROPAGATORS lists (W3C
-// tracecontext and baggage when it is unset).
-func PropagatorFromEnv() (*propagation.Propagator, error) {
-	fs, err := propagation.ParseList(os.Getenv(propagation.EnvPropagators))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", propagation.EnvPropagators, err)
-	}
-	return propagation.New(propagation.WithFormats(fs...),
-		propagation.WithExtractOrder(propagation.DefaultExtractOrder()...)), nil
 }
 
 // Propagator is the bridge the hooks extract with. Install it as the global

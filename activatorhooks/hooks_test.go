@@ -49,8 +49,8 @@ import (
 	"knative.dev/serving/pkg/queue"
 
 	"github.com/kntrace/kntrace/activatorhooks"
+	"github.com/kntrace/kntrace/coldstart"
 	"github.com/kntrace/kntrace/propagation"
-	"github.com/kntrace/kntrace/scaling"
 )
 
 func TestMain(m *testing.M) {
@@ -239,8 +239,8 @@ func TestColdStartPhases(t *testing.T) {
 	// first byte +40ms.
 	phaseAttrs := func(p string, extra ...any) map[string]any {
 		m := map[string]any{
-			activatorhooks.AttrPhase: p,
-			"faas.name":              "hello", "faas.version": revID.Name, "k8s.namespace.name": revID.Namespace,
+			coldstart.AttrPhase: p,
+			"faas.name":         "hello", "faas.version": revID.Name, "k8s.namespace.name": revID.Namespace,
 		}
 		for i := 0; i+1 < len(extra); i += 2 {
 			m[extra[i].(string)] = extra[i+1]
@@ -264,7 +264,7 @@ func TestColdStartPhases(t *testing.T) {
 		wantCold: true,
 		want: []phase{
 			{"kntrace.coldstart.pod_start", 0, 5 * time.Millisecond, phaseAttrs("pod_start")},
-			{"kntrace.coldstart.app_init", 5 * time.Millisecond, 15 * time.Millisecond, phaseAttrs("app_init", activatorhooks.AttrReadyKnown, true)},
+			{"kntrace.coldstart.app_init", 5 * time.Millisecond, 15 * time.Millisecond, phaseAttrs("app_init", coldstart.AttrReadyKnown, true)},
 			{"kntrace.coldstart.readiness", 15 * time.Millisecond, 20 * time.Millisecond, phaseAttrs("readiness")},
 			{"kntrace.coldstart.proxy", 20 * time.Millisecond, 40 * time.Millisecond, phaseAttrs("proxy")},
 		},
@@ -274,7 +274,7 @@ func TestColdStartPhases(t *testing.T) {
 		wantCold: true,
 		want: []phase{
 			{"kntrace.coldstart.pod_start", 0, 5 * time.Millisecond, phaseAttrs("pod_start")},
-			{"kntrace.coldstart.app_init", 5 * time.Millisecond, 5 * time.Millisecond, phaseAttrs("app_init", activatorhooks.AttrReadyKnown, false)},
+			{"kntrace.coldstart.app_init", 5 * time.Millisecond, 5 * time.Millisecond, phaseAttrs("app_init", coldstart.AttrReadyKnown, false)},
 			{"kntrace.coldstart.readiness", 5 * time.Millisecond, 20 * time.Millisecond, phaseAttrs("readiness")},
 			{"kntrace.coldstart.proxy", 20 * time.Millisecond, 40 * time.Millisecond, phaseAttrs("proxy")},
 		},
@@ -284,7 +284,7 @@ func TestColdStartPhases(t *testing.T) {
 		wantCold: true,
 		want: []phase{
 			{"kntrace.coldstart.pod_start", 0, 0, phaseAttrs("pod_start")},
-			{"kntrace.coldstart.app_init", 0, 0, phaseAttrs("app_init", activatorhooks.AttrReadyKnown, true)},
+			{"kntrace.coldstart.app_init", 0, 0, phaseAttrs("app_init", coldstart.AttrReadyKnown, true)},
 			{"kntrace.coldstart.readiness", 0, 20 * time.Millisecond, phaseAttrs("readiness")},
 			{"kntrace.coldstart.proxy", 20 * time.Millisecond, 40 * time.Millisecond, phaseAttrs("proxy")},
 		},
@@ -294,7 +294,7 @@ func TestColdStartPhases(t *testing.T) {
 		wantCold: true,
 		want: []phase{
 			{"kntrace.coldstart.pod_start", 0, time.Second, phaseAttrs("pod_start")},
-			{"kntrace.coldstart.app_init", time.Second, 2 * time.Second, phaseAttrs("app_init", activatorhooks.AttrReadyKnown, true)},
+			{"kntrace.coldstart.app_init", time.Second, 2 * time.Second, phaseAttrs("app_init", coldstart.AttrReadyKnown, true)},
 			{"kntrace.coldstart.readiness", 2 * time.Second, 2 * time.Second, phaseAttrs("readiness")},
 			{"kntrace.coldstart.proxy", 2 * time.Second, 2 * time.Second, phaseAttrs("proxy")},
 		},
@@ -315,7 +315,7 @@ func TestColdStartPhases(t *testing.T) {
 			setGlobalPropagator(t, propagation.New())
 			respond := http.Header{}
 			if tt.timeline != nil {
-				respond[http.CanonicalHeaderKey(scaling.TimelineHeader)] = tt.timeline
+				respond[http.CanonicalHeaderKey(coldstart.Header)] = tt.timeline
 			}
 			qp := newQueueProxy(t, respond)
 			var reported []error
@@ -329,8 +329,8 @@ func TestColdStartPhases(t *testing.T) {
 			if rec.Code != http.StatusOK || rec.Body.String() != "hello from the pod" {
 				t.Fatalf("response = %d %q, want 200 %q", rec.Code, rec.Body.String(), "hello from the pod")
 			}
-			if v, ok := rec.Header()[http.CanonicalHeaderKey(scaling.TimelineHeader)]; ok {
-				t.Errorf("response still carries %s: %q", scaling.TimelineHeader, v)
+			if v, ok := rec.Header()[http.CanonicalHeaderKey(coldstart.Header)]; ok {
+				t.Errorf("response still carries %s: %q", coldstart.Header, v)
 			}
 			spans := exp.GetSpans()
 			server := serverSpan(t, spans)
@@ -348,7 +348,7 @@ func TestColdStartPhases(t *testing.T) {
 			}
 			var got []phase
 			for _, s := range spans {
-				if len(s.Name) > len(activatorhooks.SpanPhasePrefix) && s.Name[:len(activatorhooks.SpanPhasePrefix)] == activatorhooks.SpanPhasePrefix {
+				if len(s.Name) > len(coldstart.SpanPhasePrefix) && s.Name[:len(coldstart.SpanPhasePrefix)] == coldstart.SpanPhasePrefix {
 					if s.Parent.SpanID() != server.SpanContext.SpanID() || s.SpanContext.TraceID() != server.SpanContext.TraceID() {
 						t.Errorf("%s: parent %s/%s, want the request span %s/%s", s.Name,
 							s.Parent.TraceID(), s.Parent.SpanID(), server.SpanContext.TraceID(), server.SpanContext.SpanID())
@@ -371,7 +371,7 @@ func TestColdStartPhases(t *testing.T) {
 
 func TestMalformedTimelineReportedOnce(t *testing.T) {
 	tp, _ := newTracer(t, sdktrace.AlwaysSample())
-	qp := newQueueProxy(t, http.Header{http.CanonicalHeaderKey(scaling.TimelineHeader): {"garbage"}})
+	qp := newQueueProxy(t, http.Header{http.CanonicalHeaderKey(coldstart.Header): {"garbage"}})
 	calls := 0
 	h := activatorhooks.New(activatorhooks.WithTracerProvider(tp), activatorhooks.WithErrorHandler(func(error) { calls++ }))
 	chain := kntraceChain(h, tp, fakeThrottler{dest: qp.dest()}, http.DefaultTransport)
@@ -445,15 +445,15 @@ func TestUnknownBackendsAndRevision(t *testing.T) {
 func TestUnsampledRequest(t *testing.T) {
 	tp, exp := newTracer(t, sdktrace.ParentBased(sdktrace.AlwaysSample()))
 	setGlobalPropagator(t, propagation.New())
-	qp := newQueueProxy(t, http.Header{http.CanonicalHeaderKey(scaling.TimelineHeader): {"start=1"}})
+	qp := newQueueProxy(t, http.Header{http.CanonicalHeaderKey(coldstart.Header): {"start=1"}})
 	h := activatorhooks.New(activatorhooks.WithTracerProvider(tp))
 	rec := serve(kntraceChain(h, tp, fakeThrottler{dest: qp.dest()}, http.DefaultTransport),
 		http.Header{"B3": {"80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-0"}})
 	if rec.Code != http.StatusOK {
 		t.Fatalf("status = %d, want 200", rec.Code)
 	}
-	if _, ok := rec.Header()[http.CanonicalHeaderKey(scaling.TimelineHeader)]; ok {
-		t.Errorf("response still carries %s", scaling.TimelineHeader)
+	if _, ok := rec.Header()[http.CanonicalHeaderKey(coldstart.Header)]; ok {
+		t.Errorf("response still carries %s", coldstart.Header)
 	}
 	if spans := exp.GetSpans(); len(spans) != 0 {
 		t.Errorf("recorded %v, want nothing for an unsampled request", names(spans))
@@ -492,7 +492,7 @@ func (b blockingThrottler) Try(ctx context.Context, _ types.NamespacedName, fn f
 // hooks finishing on the other goroutine later neither race nor panic.
 func TestRequestTimesOutWhileWaiting(t *testing.T) {
 	tp, exp := newTracer(t, sdktrace.AlwaysSample())
-	qp := newQueueProxy(t, http.Header{http.CanonicalHeaderKey(scaling.TimelineHeader): {"start=" + ns(time.Now())}})
+	qp := newQueueProxy(t, http.Header{http.CanonicalHeaderKey(coldstart.Header): {"start=" + ns(time.Now())}})
 	h := activatorhooks.New(activatorhooks.WithTracerProvider(tp))
 	release := make(chan struct{})
 	finished := make(chan struct{})

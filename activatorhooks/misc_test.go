@@ -23,7 +23,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/go-cmp/cmp"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	corev1 "k8s.io/api/core/v1"
@@ -33,37 +32,8 @@ import (
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/kntrace/kntrace/activatorhooks"
-	"github.com/kntrace/kntrace/scaling"
+	"github.com/kntrace/kntrace/coldstart"
 )
-
-func TestSamplerEnv(t *testing.T) {
-	tests := []struct {
-		name string
-		rate float64
-		env  map[string]string
-		want map[string]string
-	}{
-		{"rate from config-observability", 0.25, nil,
-			map[string]string{"OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0.25"}},
-		{"rate 1", 1, nil,
-			map[string]string{"OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": "1"}},
-		{"rate 0 still follows a sampled parent", 0, nil,
-			map[string]string{"OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0"}},
-		{"out of range clamps", 7, nil,
-			map[string]string{"OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": "1"}},
-		{"a sampler set by the operator wins", 0.5, map[string]string{"OTEL_TRACES_SAMPLER": "always_on"}, nil},
-		{"an argument set by the operator is kept", 0.5, map[string]string{"OTEL_TRACES_SAMPLER_ARG": "0.1"},
-			map[string]string{"OTEL_TRACES_SAMPLER": "parentbased_traceidratio"}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got := activatorhooks.SamplerEnv(tt.rate, func(k string) string { return tt.env[k] })
-			if diff := cmp.Diff(tt.want, got); diff != "" {
-				t.Errorf("SamplerEnv (-want +got):\n%s", diff)
-			}
-		})
-	}
-}
 
 func TestEndpointsReadyBackends(t *testing.T) {
 	private := func(name string, ready, notReady int) *corev1.Endpoints {
@@ -139,19 +109,19 @@ func FuzzTimelineHeader(f *testing.F) {
 			activatorhooks.WithClock(steppingClock(10*time.Millisecond)))
 		rt := roundTripperFunc(func(*http.Request) (*http.Response, error) {
 			resp := okResponse()
-			resp.Header[http.CanonicalHeaderKey(scaling.TimelineHeader)] = []string{v}
+			resp.Header[http.CanonicalHeaderKey(coldstart.Header)] = []string{v}
 			return resp, nil
 		})
 		rec := serve(kntraceChain(h, tp, fakeThrottler{dest: "10.0.0.1:8012"}, rt), nil)
 		if rec.Code != http.StatusOK {
 			t.Fatalf("status = %d, want 200", rec.Code)
 		}
-		if _, ok := rec.Header()[http.CanonicalHeaderKey(scaling.TimelineHeader)]; ok {
-			t.Fatalf("response still carries %s", scaling.TimelineHeader)
+		if _, ok := rec.Header()[http.CanonicalHeaderKey(coldstart.Header)]; ok {
+			t.Fatalf("response still carries %s", coldstart.Header)
 		}
 		var phases tracetest.SpanStubs
 		for _, s := range exp.GetSpans() {
-			if strings.HasPrefix(s.Name, activatorhooks.SpanPhasePrefix) {
+			if strings.HasPrefix(s.Name, coldstart.SpanPhasePrefix) {
 				phases = append(phases, s)
 			}
 		}

@@ -21,8 +21,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
-	"github.com/google/go-cmp/cmp/cmpopts"
 	"go.opentelemetry.io/otel/propagation"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
@@ -171,42 +169,6 @@ func TestTransportInjectsConfiguredFormats(t *testing.T) {
 			}
 			if got.Get("Traceparent") != "" && !strings.HasPrefix(got.Get("Traceparent"), "00-"+callerTrace+"-"+client.SpanID().String()) {
 				t.Errorf("traceparent = %q, want trace %s, parent %s", got.Get("Traceparent"), callerTrace, client.SpanID())
-			}
-		})
-	}
-}
-
-func TestPropagatorFromEnv(t *testing.T) {
-	tests := []struct {
-		name    string
-		env     string
-		want    []kpropagation.Format
-		wantErr string
-	}{
-		{"unset", "", []kpropagation.Format{kpropagation.TraceContext, kpropagation.Baggage}, ""},
-		{"b3 and W3C", "b3,tracecontext", []kpropagation.Format{kpropagation.B3, kpropagation.TraceContext}, ""},
-		{"none", "none", []kpropagation.Format{}, ""},
-		{"unknown", "zipkin", nil, `OTEL_PROPAGATORS: unknown propagator "zipkin"`},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Setenv("OTEL_PROPAGATORS", tt.env)
-			p, err := activatorhooks.PropagatorFromEnv()
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("error = %v, want one containing %q", err, tt.wantErr)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if diff := cmp.Diff(tt.want, p.InjectFormats(), cmpopts.EquateEmpty()); diff != "" {
-				t.Errorf("InjectFormats (-want +got):\n%s", diff)
-			}
-			// Whatever it writes, it reads every format, W3C first.
-			if diff := cmp.Diff(kpropagation.New().ExtractOrder(), p.ExtractOrder()); diff != "" {
-				t.Errorf("ExtractOrder (-want +got):\n%s", diff)
 			}
 		})
 	}

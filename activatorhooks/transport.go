@@ -26,11 +26,11 @@ import (
 	semconv "go.opentelemetry.io/otel/semconv/v1.41.0"
 	"go.opentelemetry.io/otel/trace"
 
-	"github.com/kntrace/kntrace/scaling"
+	"github.com/kntrace/kntrace/coldstart"
 )
 
-// timelineKey is scaling.TimelineHeader in canonical form.
-var timelineKey = textproto.CanonicalMIMEHeaderKey(scaling.TimelineHeader)
+// timelineKey is coldstart.Header in canonical form.
+var timelineKey = textproto.CanonicalMIMEHeaderKey(coldstart.Header)
 
 // Transport wraps the transport to the queue-proxy (the one passed to
 // activatorhandler.New, inside Knative's otelhttp transport). It removes
@@ -78,7 +78,7 @@ func (t *transport) RoundTrip(r *http.Request) (*http.Response, error) {
 // never yields a negative one.
 func (h *Hooks) recordColdStart(st *request, sent, firstByte time.Time, v string) {
 	st.span.SetAttributes(semconv.FaaSColdstart(true))
-	start, ready, err := scaling.ParseTimelineHeader(v)
+	start, ready, err := coldstart.ParseHeader(v)
 	if err != nil {
 		h.malformed.Add(1)
 		h.errOnce.Do(func() { h.cfg.onError(err) })
@@ -99,14 +99,14 @@ func (h *Hooks) recordColdStart(st *request, sent, firstByte time.Time, v string
 	b4 := later(b3, firstByte)
 	bounds := [...]time.Time{b0, b1, b2, b3, b4}
 	ctx := trace.ContextWithSpan(context.Background(), st.span)
-	for i, phase := range Phases() {
+	for i, phase := range coldstart.Phases() {
 		attrs := make([]attribute.KeyValue, 0, len(st.attrs)+2)
-		attrs = append(attrs, attribute.String(AttrPhase, phase))
+		attrs = append(attrs, attribute.String(coldstart.AttrPhase, phase))
 		attrs = append(attrs, st.attrs...)
-		if phase == PhaseAppInit {
-			attrs = append(attrs, attribute.Bool(AttrReadyKnown, readyKnown))
+		if phase == coldstart.PhaseAppInit {
+			attrs = append(attrs, attribute.Bool(coldstart.AttrReadyKnown, readyKnown))
 		}
-		_, s := h.tracer.Start(ctx, SpanPhasePrefix+phase,
+		_, s := h.tracer.Start(ctx, coldstart.SpanPhasePrefix+phase,
 			trace.WithTimestamp(bounds[i]), trace.WithAttributes(attrs...))
 		s.End(trace.WithTimestamp(bounds[i+1]))
 	}

@@ -26,12 +26,16 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/kntrace/kntrace/scaling"
 	"go.opentelemetry.io/otel/attribute"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	semconv "go.opentelemetry.io/otel/semconv/v1.41.0"
 	"go.uber.org/goleak"
+
+	"github.com/kntrace/kntrace/coldstart"
+	"github.com/kntrace/kntrace/conventions"
+	"github.com/kntrace/kntrace/internal/leakcheck"
+	"github.com/kntrace/kntrace/spanbuffer"
 )
 
 func TestMain(m *testing.M) {
@@ -39,9 +43,7 @@ func TestMain(m *testing.M) {
 		helperApp()
 		return
 	}
-	goleak.VerifyTestMain(m, goleak.IgnoreTopFunction("net/http.(*persistConn).writeLoop"),
-		goleak.IgnoreTopFunction("net/http.(*persistConn).readLoop"),
-		goleak.IgnoreTopFunction("internal/poll.runtime_pollWait"))
+	goleak.VerifyTestMain(m, leakcheck.IdleHTTP()...)
 }
 
 func envOf(m map[string]string) Option {
@@ -67,14 +69,14 @@ func TestResourceFromEnvironment(t *testing.T) {
 	}{
 		{name: "knative", env: map[string]string{"K_SERVICE": "hello", "K_REVISION": "hello-00002", "HOSTNAME": "hello-00002-deployment-x"},
 			want: map[string]string{"service.name": "hello", "faas.name": "hello", "faas.version": "hello-00002", "faas.instance": "hello-00002-deployment-x", "k8s.pod.name": "hello-00002-deployment-x"}},
-		{name: "OTEL_SERVICE_NAME wins", env: map[string]string{"K_SERVICE": "hello", EnvServiceName: "svc", EnvResourceAttributes: "service.name=other,team=a%20b"},
+		{name: "OTEL_SERVICE_NAME wins", env: map[string]string{"K_SERVICE": "hello", conventions.EnvServiceName: "svc", conventions.EnvResourceAttributes: "service.name=other,team=a%20b"},
 			want: map[string]string{"service.name": "svc", "faas.name": "hello", "team": "a b"}},
-		{name: "resource attributes name the service", env: map[string]string{EnvResourceAttributes: "service.name=other"}, opts: []Option{WithServiceName("opt")},
+		{name: "resource attributes name the service", env: map[string]string{conventions.EnvResourceAttributes: "service.name=other"}, opts: []Option{WithServiceName("opt")},
 			want: map[string]string{"service.name": "other"}},
 		{name: "option before K_SERVICE", env: map[string]string{"K_SERVICE": "hello"}, opts: []Option{WithServiceName("opt")},
 			want: map[string]string{"service.name": "opt"}},
-		{name: "bad resource attributes", env: map[string]string{EnvResourceAttributes: "novalue", "K_SERVICE": "hello"},
-			want: map[string]string{"service.name": "hello"}, wantErr: EnvResourceAttributes},
+		{name: "bad resource attributes", env: map[string]string{conventions.EnvResourceAttributes: "novalue", "K_SERVICE": "hello"},
+			want: map[string]string{"service.name": "hello"}, wantErr: conventions.EnvResourceAttributes},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -107,12 +109,12 @@ func TestSamplerFromEnvironment(t *testing.T) {
 		{sampler: "always_off", want: "AlwaysOffSampler"},
 		{sampler: "traceidratio", arg: "0.25", want: "TraceIDRatioBased{0.25}"},
 		{sampler: "parentbased_traceidratio", arg: "0.5", want: "ParentBased{root:TraceIDRatioBased{0.5},"},
-		{sampler: "traceidratio", arg: "2", want: "TraceIDRatioBased{1}", wantErr: EnvSamplerArg},
-		{sampler: "jaeger_remote", want: "ParentBased{root:AlwaysOnSampler", wantErr: EnvSampler},
+		{sampler: "traceidratio", arg: "2", want: "TraceIDRatioBased{1}", wantErr: conventions.EnvSamplerArg},
+		{sampler: "jaeger_remote", want: "ParentBased{root:AlwaysOnSampler", wantErr: conventions.EnvSampler},
 	}
 	for _, tt := range tests {
 		t.Run(tt.sampler+"/"+tt.arg, func(t *testing.T) {
-			env := map[string]string{EnvSampler: tt.sampler, EnvSamplerArg: tt.arg}
+			env := map[string]string{conventions.EnvSampler: tt.sampler, conventions.EnvSamplerArg: tt.arg}
 			s, err := buildSampler(func(k string) string { return env[k] })
 			if (err != nil) != (tt.wantErr != "") || (err != nil && !strings.Contains(err.Error(), tt.wantErr)) {
 				t.Errorf("error = %v, want one naming %q", err, tt.wantErr)
@@ -131,12 +133,12 @@ func TestExporterFromEnvironment(t *testing.T) {
 		wantErr string
 	}{
 		{name: "defaults"},
-		{name: "grpc", env: map[string]string{EnvProtocol: "grpc", EnvEndpoint: "http://127.0.0.1:1", EnvHeaders: "a=b"}},
-		{name: "signal endpoint", env: map[string]string{EnvTracesEndpoint: "https://c:4318/custom", EnvCompression: "gzip"}},
-		{name: "http/json", env: map[string]string{EnvProtocol: "http/json"}, wantErr: "http/json"},
-		{name: "unknown protocol", env: map[string]string{EnvTracesProtocol: "thrift"}, wantErr: EnvTracesProtocol},
-		{name: "scheme-less endpoint", env: map[string]string{EnvEndpoint: "collector:4318"}, wantErr: "collector:4318"},
-		{name: "bad headers", env: map[string]string{EnvTracesHeaders: "x"}, wantErr: EnvTracesHeaders},
+		{name: "grpc", env: map[string]string{conventions.EnvProtocol: "grpc", conventions.EnvEndpoint: "http://127.0.0.1:1", conventions.EnvHeaders: "a=b"}},
+		{name: "signal endpoint", env: map[string]string{conventions.EnvTracesEndpoint: "https://c:4318/custom", conventions.EnvCompression: "gzip"}},
+		{name: "http/json", env: map[string]string{conventions.EnvProtocol: "http/json"}, wantErr: "http/json"},
+		{name: "unknown protocol", env: map[string]string{conventions.EnvTracesProtocol: "thrift"}, wantErr: conventions.EnvTracesProtocol},
+		{name: "scheme-less endpoint", env: map[string]string{conventions.EnvEndpoint: "collector:4318"}, wantErr: "collector:4318"},
+		{name: "bad headers", env: map[string]string{conventions.EnvTracesHeaders: "x"}, wantErr: conventions.EnvTracesHeaders},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -156,7 +158,7 @@ func TestHandler(t *testing.T) {
 	exp := tracetest.NewInMemoryExporter()
 	env := map[string]string{"K_SERVICE": "hello", "K_REVISION": "hello-1", "OTEL_PROPAGATORS": "b3,tracecontext"}
 	s, err := Start(context.Background(), envOf(env), WithExporter(exp), WithoutGlobal(),
-		WithBufferOptions(scaling.WithBatchTimeout(time.Millisecond)))
+		WithBufferOptions(spanbuffer.WithBatchTimeout(time.Millisecond)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -193,7 +195,7 @@ func TestHandler(t *testing.T) {
 			if v, _ := sp.Resource.Set().Value(semconv.FaaSNameKey); v.AsString() != "hello" {
 				t.Errorf("resource faas.name = %q", v.AsString())
 			}
-		case scaling.SpanColdStart:
+		case coldstart.SpanColdStart:
 			coldStart++
 			if v := attrValue(sp.Attributes, semconv.FaaSVersionKey); v != "hello-1" {
 				t.Errorf("cold-start span faas.version = %q", v)
@@ -219,7 +221,7 @@ func attrValue(kvs []attribute.KeyValue, k attribute.Key) string {
 
 func TestDisabled(t *testing.T) {
 	exp := tracetest.NewInMemoryExporter()
-	s, err := Start(context.Background(), envOf(map[string]string{EnvSDKDisabled: "true"}), WithExporter(exp), WithoutGlobal())
+	s, err := Start(context.Background(), envOf(map[string]string{conventions.EnvSDKDisabled: "true"}), WithExporter(exp), WithoutGlobal())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -230,20 +232,20 @@ func TestDisabled(t *testing.T) {
 	h := s.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}), "x")
 	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/", nil))
 	if n := len(exp.GetSpans()); n != 0 {
-		t.Errorf("%d spans with %s=true", n, EnvSDKDisabled)
+		t.Errorf("%d spans with %s=true", n, conventions.EnvSDKDisabled)
 	}
-	s2, err := Start(context.Background(), envOf(map[string]string{EnvSDKDisabled: "yes"}), WithExporter(exp), WithoutGlobal())
+	s2, err := Start(context.Background(), envOf(map[string]string{conventions.EnvSDKDisabled: "yes"}), WithExporter(exp), WithoutGlobal())
 	defer shutdown(t, s2)
-	if err == nil || !strings.Contains(err.Error(), EnvSDKDisabled) {
-		t.Errorf("%s=yes: error %v, want one naming the variable", EnvSDKDisabled, err)
+	if err == nil || !strings.Contains(err.Error(), conventions.EnvSDKDisabled) {
+		t.Errorf("%s=yes: error %v, want one naming the variable", conventions.EnvSDKDisabled, err)
 	}
 	if s2.Buffer() == nil {
-		t.Errorf("%s=yes: tracing disabled, want it on (the default) with the error", EnvSDKDisabled)
+		t.Errorf("%s=yes: tracing disabled, want it on (the default) with the error", conventions.EnvSDKDisabled)
 	}
 }
 
 func unreachableEnv(protocol string) map[string]string {
-	return map[string]string{EnvProtocol: protocol, EnvEndpoint: "http://127.0.0.1:9", "K_SERVICE": "bench"}
+	return map[string]string{conventions.EnvProtocol: protocol, conventions.EnvEndpoint: "http://127.0.0.1:9", "K_SERVICE": "bench"}
 }
 
 func TestStartNeverWaitsForTheCollector(t *testing.T) {

@@ -32,10 +32,12 @@ limitations under the License.
 // kntrace's propagator with the formats OTEL_PROPAGATORS names (W3C
 // tracecontext and baggage when it is unset, as the specification says; the
 // kntrace webhook injects the revision's choice), and exports through
-// scaling.Buffer, so
-// spans made before the collector (or the queue-proxy's relay on
-// localhost:4318, the default endpoint) answers are kept and sent later. It
-// never waits for the collector.
+// spanbuffer.Buffer, so spans made before the collector (or the
+// queue-proxy's relay on localhost:4318, the default endpoint) answers are
+// kept and sent later. It never waits for the collector.
+//
+// The files follow that order: options.go, appsdk.go (Start and the SDK),
+// resource.go, sampler.go, exporter.go and signal.go (WithSignalDrain).
 //
 // Handler wraps an http.Handler with a server span per request and the
 // cold-start middleware (faas.coldstart on the first request). Shutdown

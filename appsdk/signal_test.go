@@ -26,6 +26,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kntrace/kntrace/conventions"
 	"github.com/kntrace/kntrace/jaeger"
 	"github.com/kntrace/kntrace/test/backends"
 	"github.com/kntrace/kntrace/test/proc"
@@ -69,7 +70,7 @@ func TestSIGTERMDeliversPendingSpans(t *testing.T) {
 	p, err := proc.Start("app", os.Args[0], []string{"-test.run=^$"}, proc.WithLogDir(t.TempDir()),
 		proc.WithGrace(30*time.Second),
 		proc.WithEnv(helperEnv+"=1", "KNTRACE_HELPER_SPANS="+strconv.Itoa(n),
-			EnvEndpoint+"=http://"+stack.Collector.HTTP, EnvServiceName+"="+service, "OTEL_BSP_SCHEDULE_DELAY=600000"))
+			conventions.EnvEndpoint+"=http://"+stack.Collector.HTTP, conventions.EnvServiceName+"="+service, "OTEL_BSP_SCHEDULE_DELAY=600000"))
 	if err != nil {
 		t.Fatal(err)
 	}

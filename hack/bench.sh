@@ -27,7 +27,8 @@ mkdir -p "$out"
 # package  benchmark pattern  benchtime
 suites=(
   "propagation ^Benchmark(Extract|Inject)$ 200ms"
-  "scaling ^Benchmark(SpanProcessor|OnEnd|Relay)$ 200ms"
+  "spanbuffer ^Benchmark(SpanProcessor|OnEnd)$ 200ms"
+  "otlprelay ^BenchmarkRelay$ 200ms"
   "appsdk ^BenchmarkStart$ 200ms"
   "activatorhooks ^BenchmarkActivatorHandler$ 200ms"
   "queueproxy ^BenchmarkHandlerChain$ 200ms"

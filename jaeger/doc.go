@@ -20,5 +20,13 @@ limitations under the License.
 // Dial opens a client; Services, FindTraces and GetTrace return Jaeger's own
 // model types (github.com/jaegertracing/jaeger-idl/model/v1). Every call is
 // bounded by the caller's context and by the client's call timeout, and an
-// unreachable or wrong endpoint is reported as an error naming the address.
+// unreachable or wrong endpoint is reported as an error naming the address
+// (client.go).
+//
+// Build arranges a Jaeger trace for reading (model.go): spans in tree
+// order with depth, the critical path, errors, the spans that waited for a
+// cold start and the cold-start phases under them (by the names package
+// coldstart owns), and a one-line cold-start summary. WriteWaterfall draws it in
+// a terminal (waterfall.go) and WriteHTML as a self-contained page (html.go);
+// kn trace get prints both.
 package jaeger

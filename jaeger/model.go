@@ -27,19 +27,12 @@ import (
 	"time"
 
 	model "github.com/jaegertracing/jaeger-idl/model/v1"
+
+	"github.com/kntrace/kntrace/coldstart"
 )
 
-// Attribute keys the model recognises.
+// Names of the components whose spans the model recognises.
 const (
-	// AttrColdStart is the semantic-convention attribute set to true on the
-	// request span that waited for a cold start.
-	AttrColdStart = "faas.coldstart"
-	// AttrColdStartPhase names the phase a cold-start phase span covers
-	// (pod_start, app_init, readiness, proxy, init, wait, ...).
-	AttrColdStartPhase = "kntrace.coldstart.phase"
-	// ColdStartSpanPrefix starts the name of every cold-start phase span
-	// (scaling.SpanColdStart and its children).
-	ColdStartSpanPrefix = "kntrace.coldstart"
 	// ActivatorService is the service name Knative's activator reports.
 	ActivatorService = "activator"
 	// QueueProxyContainer is the k8s.container.name Knative's queue-proxy
@@ -264,10 +257,10 @@ func convert(ms *model.Span, processes map[string]*model.Process) *Span {
 	if s.Error {
 		s.ErrorMessage = errorMessage(ms, s.Tags)
 	}
-	s.ColdStart = truthy(s.Tags[AttrColdStart])
-	if v, ok := s.Tags[AttrColdStartPhase]; ok {
+	s.ColdStart = truthy(s.Tags[attrColdStart])
+	if v, ok := s.Tags[coldstart.AttrPhase]; ok {
 		s.ColdStartPhase = fmt.Sprint(v)
-	} else if rest, ok := strings.CutPrefix(ms.OperationName, ColdStartSpanPrefix); ok && (rest == "" || rest[0] == '.' || rest[0] == '_') {
+	} else if rest, ok := strings.CutPrefix(ms.OperationName, coldstart.SpanColdStart); ok && (rest == "" || rest[0] == '.' || rest[0] == '_') {
 		s.ColdStartPhase = cmp.Or(strings.TrimLeft(rest, "._"), "coldstart")
 	}
 	return s
@@ -333,181 +326,6 @@ func errorMessage(ms *model.Span, tags map[string]any) string {
 		}
 	}
 	return ""
-}
-
-func byStart(a, b *Span) int {
-	return cmp.Or(a.StartTime.Compare(b.StartTime), cmp.Compare(a.SpanID, b.SpanID))
-}
-
-// arrange links parents and children, picks the root, and lays the spans
-// out depth-first.
-func (t *Trace) arrange(spans []*Span) {
-	slices.SortFunc(spans, byStart)
-	var root *Span
-	for _, s := range spans {
-		if s.ParentSpanID == "" {
-			root = s
-			break
-		}
-	}
-	if root == nil {
-		root = spans[0]
-	}
-	for _, s := range spans {
-		if s == root {
-			continue
-		}
-		p := t.byID[s.ParentSpanID]
-		if p == nil || p == s {
-			if s.ParentSpanID != "" {
-				t.Warnings = append(t.Warnings, fmt.Sprintf("span %s: parent %s is not in the trace: drawn under the root", s.SpanID, s.ParentSpanID))
-			}
-			s.Orphan = true
-			p = root
-		}
-		s.parent = p
-		p.Children = append(p.Children, s)
-	}
-	// Reference cycles leave spans unreachable from the root: break them.
-	t.Spans = make([]*Span, 0, len(spans))
-	seen := map[*Span]bool{}
-	t.walk(root, 0, seen)
-	for _, s := range spans {
-		if seen[s] {
-			continue
-		}
-		t.Warnings = append(t.Warnings, fmt.Sprintf("span %s: its references form a cycle: drawn under the root", s.SpanID))
-		if p := s.parent; p != nil {
-			p.Children = slices.DeleteFunc(p.Children, func(c *Span) bool { return c == s })
-		}
-		s.parent, s.Orphan = root, true
-		root.Children = append(root.Children, s)
-		t.walk(s, 1, seen)
-	}
-}
-
-func (t *Trace) walk(s *Span, depth int, seen map[*Span]bool) {
-	if seen[s] {
-		return
-	}
-	seen[s] = true
-	s.Depth = depth
-	t.Spans = append(t.Spans, s)
-	slices.SortFunc(s.Children, byStart)
-	for _, c := range s.Children {
-		t.walk(c, depth+1, seen)
-	}
-}
-
-func (t *Trace) summarise() {
-	root := t.Spans[0]
-	t.RootSpanID, t.RootService, t.RootOperation = root.SpanID, root.Service, root.OperationName
-	start, end := root.StartTime, root.End()
-	for _, s := range t.Spans {
-		if s.StartTime.Before(start) {
-			start = s.StartTime
-		}
-		if e := s.End(); e.After(end) {
-			end = e
-		}
-	}
-	t.StartTime = start
-	t.DurationMicros = end.Sub(start).Microseconds()
-	t.SpanCount = len(t.Spans)
-	services := map[string]bool{}
-	var marked []*Span
-	cs := &ColdStart{}
-	for _, s := range t.Spans {
-		s.OffsetMicros = s.StartTime.Sub(start).Microseconds()
-		if !services[s.Service] {
-			services[s.Service] = true
-			t.Services = append(t.Services, s.Service)
-		}
-		if s.Error {
-			t.Errors++
-		}
-		if s.ColdStart {
-			marked = append(marked, s)
-		}
-	}
-	phases := t.Spans
-	if w := waitSpan(marked); w != nil {
-		cs.SpanID, cs.Service, cs.Operation, cs.WaitMicros = w.SpanID, w.Service, w.OperationName, w.DurationMicros
-		// The phases that explain this wait are the ones under it; a later
-		// hop's own cold start (below another faas.coldstart span) is its own.
-		if own := phasesUnder(w); len(own) > 0 {
-			phases = own
-		}
-	}
-	for _, s := range phases {
-		if s.ColdStartPhase != "" {
-			cs.Phases = append(cs.Phases, Phase{Name: s.ColdStartPhase, SpanID: s.SpanID, Service: s.Service, OperationName: s.OperationName,
-				OffsetMicros: s.OffsetMicros, DurationMicros: s.DurationMicros})
-		}
-	}
-	if len(marked) > 0 || len(cs.Phases) > 0 {
-		slices.SortStableFunc(cs.Phases, func(a, b Phase) int { return cmp.Compare(a.OffsetMicros, b.OffsetMicros) })
-		t.ColdStart = cs
-	}
-	t.markCritical(root, root.End())
-}
-
-// phasesUnder returns the phase spans below w, not descending into another
-// span marked faas.coldstart.
-func phasesUnder(w *Span) []*Span {
-	var out []*Span
-	var walk func(*Span)
-	walk = func(s *Span) {
-		for _, c := range s.Children {
-			if c.ColdStart {
-				continue
-			}
-			if c.ColdStartPhase != "" {
-				out = append(out, c)
-			}
-			walk(c)
-		}
-	}
-	walk(w)
-	return out
-}
-
-// waitSpan picks the span whose duration is the cold-start wait.
-func waitSpan(marked []*Span) *Span {
-	if len(marked) == 0 {
-		return nil
-	}
-	for _, pick := range []func(*Span) bool{
-		func(s *Span) bool { return s.Service == ActivatorService },
-		func(s *Span) bool { return s.ProcessTags["k8s.container.name"] == QueueProxyContainer },
-	} {
-		for _, s := range marked {
-			if pick(s) {
-				return s
-			}
-		}
-	}
-	return slices.MinFunc(marked, func(a, b *Span) int { return cmp.Or(cmp.Compare(a.Depth, b.Depth), byStart(a, b)) })
-}
-
-// markCritical marks s and, walking back from until, the children that
-// determine when s ends.
-func (t *Trace) markCritical(s *Span, until time.Time) {
-	s.Critical = true
-	t.CriticalPath = append(t.CriticalPath, s.SpanID)
-	children := slices.Clone(s.Children)
-	slices.SortFunc(children, func(a, b *Span) int { return b.End().Compare(a.End()) })
-	for _, c := range children {
-		if !c.StartTime.Before(until) {
-			continue
-		}
-		end := c.End()
-		if end.After(until) {
-			end = until
-		}
-		t.markCritical(c, end)
-		until = c.StartTime
-	}
 }
 
 // ParseTraceID reads a trace ID as a user gives it: 1 to 32 hex digits

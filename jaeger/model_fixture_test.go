@@ -20,6 +20,8 @@ import (
 	"time"
 
 	model "github.com/jaegertracing/jaeger-idl/model/v1"
+
+	"github.com/kntrace/kntrace/coldstart"
 )
 
 var (
@@ -52,7 +54,7 @@ func process(service, container, namespace string) *model.Process {
 	}}
 }
 
-func phase(name string) model.KeyValue { return model.String(AttrColdStartPhase, name) }
+func phase(name string) model.KeyValue { return model.String(coldstart.AttrPhase, name) }
 
 // coldStartTrace is a request to Knative Service "hello" at zero scale as
 // kntrace's activator, queue-proxy and app SDK report it: the activator
@@ -65,16 +67,16 @@ func coldStartTrace() *model.Trace {
 	server := model.String("span.kind", "server")
 	client := model.String("span.kind", "client")
 	spans := []*model.Span{
-		fixtureSpan(0xa1, 0, act, "GET /", 0, 1520, server, model.Bool(AttrColdStart, true), model.String("http.route", "/")),
+		fixtureSpan(0xa1, 0, act, "GET /", 0, 1520, server, model.Bool(attrColdStart, true), model.String("http.route", "/")),
 		fixtureSpan(0xb1, 0xa1, act, "throttler_try", 1, 1250),
 		fixtureSpan(0xb2, 0xb1, act, "kntrace.coldstart.pod_start", 2, 700, phase("pod_start")),
 		fixtureSpan(0xb3, 0xb1, act, "kntrace.coldstart.app_init", 700, 1100, phase("app_init")),
 		fixtureSpan(0xb4, 0xb1, act, "kntrace.coldstart.readiness", 1100, 1248, phase("readiness")),
 		fixtureSpan(0xd1, 0xa1, act, "activator_proxy", 1250, 1519),
 		fixtureSpan(0xe1, 0xd1, act, "GET", 1251, 1518, client),
-		fixtureSpan(0xf1, 0xe1, qp, "GET /", 1253, 1516, server, model.Bool(AttrColdStart, true)),
+		fixtureSpan(0xf1, 0xe1, qp, "GET /", 1253, 1516, server, model.Bool(attrColdStart, true)),
 		fixtureSpan(0xf2, 0xf1, qp, "kn.queueproxy.proxy", 1254, 1515),
-		fixtureSpan(0xf3, 0xf2, app, "GET /", 1256, 1510, server, model.Bool(AttrColdStart, true)),
+		fixtureSpan(0xf3, 0xf2, app, "GET /", 1256, 1510, server, model.Bool(attrColdStart, true)),
 		fixtureSpan(0xc1, 0xf3, app, "kntrace.coldstart", 300, 1256),
 		fixtureSpan(0xc2, 0xc1, app, "kntrace.coldstart.init", 300, 1050),
 		fixtureSpan(0xc3, 0xc1, app, "kntrace.coldstart.wait", 1050, 1256),

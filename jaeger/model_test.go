@@ -109,7 +109,7 @@ func TestColdStartWaitRule(t *testing.T) {
 	act := process("activator", "activator", "knative-serving")
 	qp := process("hello", "queue-proxy", "default")
 	app := process("hello", "user-container", "default")
-	cold := model.Bool(AttrColdStart, true)
+	cold := model.Bool(attrColdStart, true)
 	tests := []struct {
 		name     string
 		spans    []*model.Span
@@ -150,7 +150,7 @@ func TestColdStartWaitRule(t *testing.T) {
 	}, {
 		name: "faas.coldstart=false and a look-alike name are not a cold start",
 		spans: []*model.Span{
-			fixtureSpan(1, 0, app, "GET /", 0, 100, model.Bool(AttrColdStart, false)),
+			fixtureSpan(1, 0, app, "GET /", 0, 100, model.Bool(attrColdStart, false)),
 			fixtureSpan(2, 1, app, "kntrace.coldstartish", 0, 50),
 		},
 		wantNil: true,

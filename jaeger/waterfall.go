@@ -205,7 +205,7 @@ func (d *drawer) draw() {
 			legend = append(legend, "~ "+string(barPhase)+" cold-start phase")
 		}
 		if t.ColdStart.SpanID != "" {
-			legend = append(legend, "* waited for a cold start ("+AttrColdStart+"=true)")
+			legend = append(legend, "* waited for a cold start ("+attrColdStart+"=true)")
 		}
 	}
 	if len(legend) > 0 {

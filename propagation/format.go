@@ -21,6 +21,8 @@ import (
 	"fmt"
 	"os"
 	"strings"
+
+	"github.com/kntrace/kntrace/conventions"
 )
 
 // Format is one wire format a Propagator reads or writes.
@@ -53,9 +55,6 @@ const (
 
 // None is the OTEL_PROPAGATORS value that, alone, configures no propagator.
 const None = "none"
-
-// EnvPropagators is the environment variable FromEnv reads.
-const EnvPropagators = "OTEL_PROPAGATORS"
 
 var formatNames = [...]string{
 	TraceContext: "tracecontext",
@@ -137,6 +136,25 @@ func ParseList(s string) ([]Format, error) {
 	return out, nil
 }
 
+// Normalize parses an OTEL_PROPAGATORS list with ParseList and returns it in
+// canonical form: lower-case names joined by commas, duplicates dropped,
+// "none" when it configures no propagator, the default
+// (tracecontext,baggage) when it is blank.
+func Normalize(s string) (string, error) {
+	fs, err := ParseList(s)
+	if err != nil {
+		return "", err
+	}
+	if len(fs) == 0 {
+		return None, nil
+	}
+	names := make([]string, len(fs))
+	for i, f := range fs {
+		names[i] = f.String()
+	}
+	return strings.Join(names, ","), nil
+}
+
 func lookupName(s string) (Format, bool) {
 	for f := TraceContext; f <= Jaeger; f++ {
 		if strings.EqualFold(s, formatNames[f]) {
@@ -160,9 +178,9 @@ func Parse(s string, opts ...Option) (*Propagator, error) {
 // FromEnv returns Parse(os.Getenv("OTEL_PROPAGATORS"), opts...), with the
 // variable named in any error.
 func FromEnv(opts ...Option) (*Propagator, error) {
-	p, err := Parse(os.Getenv(EnvPropagators), opts...)
+	p, err := Parse(os.Getenv(conventions.EnvPropagators), opts...)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", EnvPropagators, err)
+		return nil, fmt.Errorf("%s: %w", conventions.EnvPropagators, err)
 	}
 	return p, nil
 }

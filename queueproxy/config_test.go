@@ -26,9 +26,9 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
+	"github.com/kntrace/kntrace/conventions"
 	"github.com/kntrace/kntrace/propagation"
 	"github.com/kntrace/kntrace/queueproxy"
-	"github.com/kntrace/kntrace/scaling"
 )
 
 func TestParseObservability(t *testing.T) {
@@ -164,6 +164,13 @@ func TestSetup(t *testing.T) {
 			wantInject: propagation.DefaultFormats(),
 		},
 		{
+			name:      "an explicit sampler argument is kept",
+			env:       map[string]string{"OBSERVABILITY_CONFIG": grpcConfig, "OTEL_TRACES_SAMPLER_ARG": "0.01"},
+			wantRelay: true, wantRate: 0.25,
+			wantEnv:    map[string]string{"OTEL_TRACES_SAMPLER": "parentbased_traceidratio"},
+			wantInject: propagation.DefaultFormats(),
+		},
+		{
 			name:       "relay off",
 			env:        map[string]string{"OBSERVABILITY_CONFIG": grpcConfig, "KNTRACE_RELAY": "false"},
 			wantRate:   0.25,
@@ -199,7 +206,7 @@ func TestSetup(t *testing.T) {
 				if q.Relay() == nil {
 					t.Fatal("no relay")
 				}
-				ep := "http://" + q.Relay().Addr() + scaling.TracesPath
+				ep := "http://" + q.Relay().Addr() + conventions.TracesPath
 				tr, all, err := queueproxy.ParseObservability(got["OBSERVABILITY_CONFIG"])
 				if err != nil {
 					t.Fatal(err)

@@ -23,7 +23,7 @@ limitations under the License.
 // pod's annotations (the downward-API file Knative mounts at
 // /etc/podinfo/annotations), then:
 //
-//   - starts the scaling OTLP relay on 127.0.0.1:4318, forwarding to the
+//   - starts the OTLP relay (package otlprelay) on 127.0.0.1:4318, forwarding to the
 //     collector that config-observability names, and points the
 //     queue-proxy's own exporter at it (OBSERVABILITY_CONFIG is rewritten to
 //     http/protobuf on the relay, OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is set),
@@ -33,7 +33,13 @@ limitations under the License.
 //   - makes sampling parent-based (OTEL_TRACES_SAMPLER=
 //     parentbased_traceidratio, OTEL_TRACES_SAMPLER_ARG the rate of
 //     config-observability, or of the revision's kntrace.dev/sampling-rate
-//     annotation), which Knative's tracer provider leaves to the SDK.
+//     annotation), which Knative's tracer provider leaves to the SDK; an
+//     operator's own OTEL_TRACES_SAMPLER or _ARG wins (conventions.SamplerEnv).
+//
+// The files follow that order: options.go (Setup's options and the
+// environment), observability.go and podinfo.go (what Setup reads),
+// queueproxy.go (Setup, Main), sharedmain.go (the Option), spans.go,
+// handler.go, transport.go and readiness.go (what the Option installs).
 //
 // The sharedmain Option then installs, once Knative has built its tracer
 // provider:
@@ -49,9 +55,9 @@ limitations under the License.
 //     ends before the call starts;
 //   - a cold-start mark: the first request the pod serves gets
 //     faas.coldstart=true on its server span, a kntrace.coldstart span
-//     (process start → app ready → first request, from scaling.Timeline; app
+//     (process start → app ready → first request, from coldstart.Timeline; app
 //     ready is the first successful readiness probe of the user container)
-//     and the scaling.TimelineHeader response header the kntrace activator
+//     and the coldstart.Header response header the kntrace activator
 //     reads and removes.
 //
 // At SIGTERM Knative drains requests as upstream does; then Knative flushes

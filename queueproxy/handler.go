@@ -25,7 +25,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	netheader "knative.dev/networking/pkg/http/header"
 
-	"github.com/kntrace/kntrace/scaling"
+	"github.com/kntrace/kntrace/coldstart"
 )
 
 // InstrumentationName is the scope of the spans kntrace's queue-proxy
@@ -40,7 +40,7 @@ const InstrumentationName = "github.com/kntrace/kntrace/queueproxy"
 type Handler struct {
 	next     http.Handler
 	spans    *SpanProcessor // nil: no SDK tracer provider to hook
-	timeline *scaling.Timeline
+	timeline *coldstart.Timeline
 	tracer   trace.Tracer
 	attrs    []attribute.KeyValue
 	now      func() time.Time
@@ -49,7 +49,7 @@ type Handler struct {
 var _ http.Handler = (*Handler)(nil)
 
 // NewHandler returns the handler; spans may be nil.
-func NewHandler(next http.Handler, spans *SpanProcessor, timeline *scaling.Timeline, tp trace.TracerProvider, attrs []attribute.KeyValue) *Handler {
+func NewHandler(next http.Handler, spans *SpanProcessor, timeline *coldstart.Timeline, tp trace.TracerProvider, attrs []attribute.KeyValue) *Handler {
 	return &Handler{next: next, spans: spans, timeline: timeline, tracer: tp.Tracer(InstrumentationName), attrs: attrs, now: time.Now}
 }
 
@@ -69,7 +69,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if _, claimed := h.timeline.FirstRequest(); !claimed && !netheader.IsProbe(r) {
 		now := h.now()
 		if h.timeline.ClaimFirstRequest(now) {
-			w.Header().Set(scaling.TimelineHeader, h.timeline.HeaderValue())
+			w.Header().Set(coldstart.Header, h.timeline.HeaderValue())
 			parent := ctx
 			if rs != nil && rs.server.SpanContext().IsValid() {
 				parent = trace.ContextWithSpan(ctx, rs.server)

@@ -30,8 +30,8 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	netheader "knative.dev/networking/pkg/http/header"
 
+	"github.com/kntrace/kntrace/coldstart"
 	"github.com/kntrace/kntrace/queueproxy"
-	"github.com/kntrace/kntrace/scaling"
 )
 
 const (
@@ -207,14 +207,14 @@ func TestColdStart(t *testing.T) {
 	s := newSide(t, true, 1, a, alwaysParent)
 
 	probe := s.do(t, map[string]string{netheader.ProbeKey: "queue"})
-	if v := probe.Header.Get(scaling.TimelineHeader); v != "" {
-		t.Errorf("probe response has %s %q, want none", scaling.TimelineHeader, v)
+	if v := probe.Header.Get(coldstart.Header); v != "" {
+		t.Errorf("probe response has %s %q, want none", coldstart.Header, v)
 	}
 	first := s.do(t, map[string]string{"traceparent": "00-" + callerTrace + "-" + callerSpan + "-01"})
-	v := first.Header.Get(scaling.TimelineHeader)
-	start, ready, err := scaling.ParseTimelineHeader(v)
+	v := first.Header.Get(coldstart.Header)
+	start, ready, err := coldstart.ParseHeader(v)
 	if err != nil {
-		t.Fatalf("first response %s %q: %v", scaling.TimelineHeader, v, err)
+		t.Fatalf("first response %s %q: %v", coldstart.Header, v, err)
 	}
 	wantReady, _ := s.timeline.Ready()
 	if !start.Equal(s.timeline.Start()) || !ready.Equal(wantReady) {
@@ -222,32 +222,32 @@ func TestColdStart(t *testing.T) {
 	}
 	spans := s.exp.GetSpans()
 	names := byName(spans)
-	cs, ok := names[scaling.SpanColdStart]
+	cs, ok := names[coldstart.SpanColdStart]
 	if !ok {
-		t.Fatalf("no %s span after the first request; spans: %v", scaling.SpanColdStart, spanNames(spans))
+		t.Fatalf("no %s span after the first request; spans: %v", coldstart.SpanColdStart, spanNames(spans))
 	}
 	server := serverSpan(t, spans)
 	if cs.Parent.SpanID() != server.SpanContext.SpanID() || cs.SpanContext.TraceID().String() != callerTrace {
-		t.Errorf("%s parent %s in trace %s, want the server span in the caller's trace", scaling.SpanColdStart, nameOf(spans, cs.Parent.SpanID()), cs.SpanContext.TraceID())
+		t.Errorf("%s parent %s in trace %s, want the server span in the caller's trace", coldstart.SpanColdStart, nameOf(spans, cs.Parent.SpanID()), cs.SpanContext.TraceID())
 	}
 	if !cs.StartTime.Equal(s.timeline.Start()) {
-		t.Errorf("%s starts at %v, want the process start %v", scaling.SpanColdStart, cs.StartTime, s.timeline.Start())
+		t.Errorf("%s starts at %v, want the process start %v", coldstart.SpanColdStart, cs.StartTime, s.timeline.Start())
 	}
 	if got := attr(server.Attributes, "faas.coldstart"); got != attribute.BoolValue(true) {
 		t.Errorf("server span faas.coldstart = %v, want true", got.Emit())
 	}
-	for _, n := range []string{scaling.SpanColdStartInit, scaling.SpanColdStartWait} {
+	for _, n := range []string{coldstart.SpanInit, coldstart.SpanWait} {
 		if _, ok := names[n]; !ok {
 			t.Errorf("no %s span", n)
 		}
 	}
 	s.exp.Reset()
 	second := s.do(t, nil)
-	if v := second.Header.Get(scaling.TimelineHeader); v != "" {
-		t.Errorf("second response has %s %q, want none", scaling.TimelineHeader, v)
+	if v := second.Header.Get(coldstart.Header); v != "" {
+		t.Errorf("second response has %s %q, want none", coldstart.Header, v)
 	}
-	if _, ok := byName(s.exp.GetSpans())[scaling.SpanColdStart]; ok {
-		t.Errorf("second request has a %s span", scaling.SpanColdStart)
+	if _, ok := byName(s.exp.GetSpans())[coldstart.SpanColdStart]; ok {
+		t.Errorf("second request has a %s span", coldstart.SpanColdStart)
 	}
 }
 
@@ -269,8 +269,8 @@ func TestNotSampled(t *testing.T) {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("status %d, want 200", resp.StatusCode)
 	}
-	if resp.Header.Get(scaling.TimelineHeader) == "" {
-		t.Errorf("first response has no %s", scaling.TimelineHeader)
+	if resp.Header.Get(coldstart.Header) == "" {
+		t.Errorf("first response has no %s", coldstart.Header)
 	}
 	if n := len(s.exp.GetSpans()); n != 0 {
 		t.Errorf("%d spans recorded, want 0", n)

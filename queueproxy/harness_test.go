@@ -39,20 +39,13 @@ import (
 	pkghttp "knative.dev/serving/pkg/http"
 	"knative.dev/serving/pkg/queue"
 
+	"github.com/kntrace/kntrace/coldstart"
+	"github.com/kntrace/kntrace/internal/leakcheck"
 	"github.com/kntrace/kntrace/queueproxy"
-	"github.com/kntrace/kntrace/scaling"
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m,
-		// Idle keep-alive connections of the transports under test.
-		goleak.IgnoreTopFunction("net/http.(*persistConn).readLoop"),
-		goleak.IgnoreTopFunction("net/http.(*persistConn).writeLoop"),
-		goleak.IgnoreTopFunction("internal/poll.runtime_pollWait"),
-		// Started when knative.dev/pkg is loaded, for the life of the process.
-		goleak.IgnoreAnyFunction("k8s.io/klog/v2.(*flushDaemon).run.func1"),
-		goleak.IgnoreAnyFunction("go.opencensus.io/stats/view.(*worker).start"),
-	)
+	goleak.VerifyTestMain(m, leakcheck.KnativeProcess()...)
 }
 
 const revision = "hello-00001"
@@ -102,7 +95,7 @@ type side struct {
 	exp      *tracetest.InMemoryExporter
 	tp       *sdktrace.TracerProvider
 	handler  http.Handler
-	timeline *scaling.Timeline
+	timeline *coldstart.Timeline
 	qp       *queueproxy.QueueProxy
 }
 
@@ -120,7 +113,7 @@ func newSide(t testing.TB, kntrace bool, cc int, a *app, sampler sdktrace.Sample
 	rp := pkghttp.NewHeaderPruningReverseProxy(net.JoinHostPort("127.0.0.1", a.port(t)), pkghttp.NoHostOverride, activator.RevisionHeaders, false)
 	var prop otelprop.TextMapPropagator = tracing.DefaultTextMapPropagator()
 	if kntrace {
-		s.timeline = scaling.NewTimeline(scaling.WithProcessStart(time.Now().Add(-2 * time.Second)))
+		s.timeline = coldstart.NewTimeline(coldstart.WithProcessStart(time.Now().Add(-2 * time.Second)))
 		s.timeline.MarkReadyAt(time.Now().Add(-time.Second))
 		qp, err := queueproxy.Setup(queueproxy.WithEnv(func(k string) string { return env[k] }),
 			queueproxy.WithPodInfoPath(t.TempDir()+"/annotations"), queueproxy.WithTimeline(s.timeline))
@@ -132,7 +125,7 @@ func newSide(t testing.TB, kntrace bool, cc int, a *app, sampler sdktrace.Sample
 		s.tp.RegisterSpanProcessor(spans)
 		rp.Transport = qp.Transport(s.tp)
 		prop = qp.Propagator()
-		proxy = queueproxy.NewHandler(rp, spans, s.timeline, s.tp, scaling.KnativeAttributes(func(k string) string { return env[k] }))
+		proxy = queueproxy.NewHandler(rp, spans, s.timeline, s.tp, coldstart.KnativeAttributes(func(k string) string { return env[k] }))
 	} else {
 		rp.Transport = otelhttp.NewTransport(pkgnet.NewProxyAutoTransport(1000, 1000), otelhttp.WithTracerProvider(s.tp), otelhttp.WithPropagators(prop))
 		proxy = rp

@@ -37,6 +37,10 @@ const (
 	SpanWait = "kn.queueproxy.wait"
 )
 
+// httpMethods are the methods whose span names are computed once: otelhttp
+// names a server span after its method, or "HTTP" for any other.
+var httpMethods = []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE"}
+
 // requestSpans are one request's server span and kn.queueproxy.proxy span.
 type requestSpans struct {
 	server trace.Span
@@ -59,9 +63,10 @@ var _ sdktrace.SpanProcessor = (*SpanProcessor)(nil)
 // alone when revision is empty).
 func NewSpanProcessor(revision string) *SpanProcessor {
 	p := &SpanProcessor{revision: revision, names: map[string]string{}}
-	for _, m := range []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE", "HTTP"} {
+	for _, m := range httpMethods {
 		p.names[m] = p.serverName(m)
 	}
+	p.names["HTTP"] = p.serverName("HTTP")
 	return p
 }
 

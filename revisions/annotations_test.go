@@ -20,8 +20,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
-
+	"github.com/kntrace/kntrace/conventions"
 	"github.com/kntrace/kntrace/revisions"
 )
 
@@ -51,7 +50,7 @@ func TestParseSamplingRate(t *testing.T) {
 				if err == nil {
 					t.Fatalf("ParseSamplingRate(%q) = %v, want an error", tt.in, got)
 				}
-				for _, want := range []string{revisions.SamplingRateAnnotation, "[0, 1]"} {
+				for _, want := range []string{conventions.SamplingRateAnnotation, "[0, 1]"} {
 					if !strings.Contains(err.Error(), want) {
 						t.Errorf("error %q does not mention %q", err.Error(), want)
 					}
@@ -90,7 +89,7 @@ func TestParsePropagators(t *testing.T) {
 				if err == nil {
 					t.Fatalf("ParsePropagators(%q) = %q, want an error", tt.in, got)
 				}
-				for _, want := range []string{revisions.PropagatorsAnnotation, "tracecontext, baggage, b3, b3multi, jaeger"} {
+				for _, want := range []string{conventions.PropagatorsAnnotation, "tracecontext, baggage, b3, b3multi, jaeger"} {
 					if !strings.Contains(err.Error(), want) {
 						t.Errorf("error %q does not mention %q", err.Error(), want)
 					}
@@ -125,112 +124,12 @@ func TestParseInject(t *testing.T) {
 			if (err != nil) != tt.wantErr {
 				t.Fatalf("ParseInject(%q) error = %v, want error %v", tt.in, err, tt.wantErr)
 			}
-			if err != nil && !strings.Contains(err.Error(), revisions.InjectAnnotation) {
-				t.Errorf("error %q does not name %s", err.Error(), revisions.InjectAnnotation)
+			if err != nil && !strings.Contains(err.Error(), conventions.InjectAnnotation) {
+				t.Errorf("error %q does not name %s", err.Error(), conventions.InjectAnnotation)
 			}
 			if got != tt.want {
 				t.Errorf("ParseInject(%q) = %v, want %v", tt.in, got, tt.want)
 			}
 		})
-	}
-}
-
-func TestNewConfigFromMap(t *testing.T) {
-	tests := []struct {
-		name    string
-		data    map[string]string
-		want    *revisions.Config
-		wantErr string
-	}{{
-		name: "empty is the defaults",
-		data: map[string]string{"_example": "anything"},
-		want: revisions.DefaultConfig(),
-	}, {
-		name: "everything set",
-		data: map[string]string{
-			revisions.CollectorProtocolKey:     "http/protobuf",
-			revisions.CollectorEndpointKey:     "http://c:4318/v1/traces",
-			revisions.CollectorHTTPEndpointKey: "http://c:4318",
-			revisions.ZipkinEndpointKey:        "http://c:9411/api/v2/spans",
-			revisions.SamplingRateKey:          "1",
-			revisions.PropagatorsKey:           "B3,tracecontext",
-			revisions.KntraceQueueProxyKey:     "true",
-			revisions.QueueSidecarImageKey:     "example.com/queue:v1",
-			revisions.ManageKnativeConfigKey:   "false",
-		},
-		want: &revisions.Config{
-			CollectorProtocol: "http/protobuf", CollectorEndpoint: "http://c:4318/v1/traces",
-			CollectorHTTPEndpoint: "http://c:4318", ZipkinEndpoint: "http://c:9411/api/v2/spans",
-			SamplingRate: 1, Propagators: "b3,tracecontext", KntraceQueueProxy: true,
-			QueueSidecarImage: "example.com/queue:v1", ManageKnativeConfig: false,
-		},
-	}, {
-		name:    "rate out of range",
-		data:    map[string]string{revisions.SamplingRateKey: "2"},
-		wantErr: revisions.SamplingRateKey,
-	}, {
-		name:    "rate not a number",
-		data:    map[string]string{revisions.SamplingRateKey: "ten"},
-		wantErr: revisions.SamplingRateKey,
-	}, {
-		name:    "unknown protocol",
-		data:    map[string]string{revisions.CollectorProtocolKey: "zipkin"},
-		wantErr: revisions.CollectorProtocolKey,
-	}, {
-		name:    "scheme-less endpoint",
-		data:    map[string]string{revisions.CollectorEndpointKey: "10.0.0.1:4317"},
-		wantErr: revisions.CollectorEndpointKey,
-	}, {
-		name:    "grpc with a path",
-		data:    map[string]string{revisions.CollectorEndpointKey: "http://c:4317/v1/traces"},
-		wantErr: "grpc takes no path",
-	}, {
-		name:    "http/protobuf without a path",
-		data:    map[string]string{revisions.CollectorProtocolKey: "http/protobuf", revisions.CollectorEndpointKey: "http://c:4318"},
-		wantErr: "needs the full path",
-	}, {
-		name:    "unknown propagator",
-		data:    map[string]string{revisions.PropagatorsKey: "w3c"},
-		wantErr: revisions.PropagatorsKey,
-	}, {
-		name:    "bad bool",
-		data:    map[string]string{revisions.KntraceQueueProxyKey: "yes please"},
-		wantErr: revisions.KntraceQueueProxyKey,
-	}, {
-		name: "protocol none needs no endpoint check",
-		data: map[string]string{revisions.CollectorProtocolKey: "none", revisions.CollectorEndpointKey: "anything"},
-		want: func() *revisions.Config {
-			c := revisions.DefaultConfig()
-			c.CollectorProtocol, c.CollectorEndpoint = "none", "anything"
-			return c
-		}(),
-	}}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := revisions.NewConfigFromMap(tt.data)
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("NewConfigFromMap() error = %v, want one mentioning %q", err, tt.wantErr)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if diff := cmp.Diff(tt.want, got); diff != "" {
-				t.Errorf("NewConfigFromMap() (-want +got):\n%s", diff)
-			}
-		})
-	}
-}
-
-func TestAppEndpoint(t *testing.T) {
-	c := revisions.DefaultConfig()
-	if got := c.AppEndpoint(); got != revisions.DefaultCollectorHTTPEndpoint {
-		t.Errorf("without kntrace's queue-proxy: %q, want the collector %q", got, revisions.DefaultCollectorHTTPEndpoint)
-	}
-	c.KntraceQueueProxy = true
-	if got := c.AppEndpoint(); got != revisions.RelayEndpoint {
-		t.Errorf("with kntrace's queue-proxy: %q, want the relay %q", got, revisions.RelayEndpoint)
 	}
 }

@@ -21,13 +21,14 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/kntrace/kntrace/conventions"
 	"github.com/kntrace/kntrace/revisions"
 )
 
 // BenchmarkPatch: the cost the webhook pays per admission, for a first
 // injection, a second (idempotent) pass and a removal.
 func BenchmarkPatch(b *testing.B) {
-	on := map[string]string{revisions.InjectAnnotation: "true", revisions.PropagatorsAnnotation: "tracecontext,baggage,b3"}
+	on := map[string]string{conventions.InjectAnnotation: "true", conventions.PropagatorsAnnotation: "tracecontext,baggage,b3"}
 	fresh := service(on, nil, corev1.EnvVar{Name: "GREETING", Value: "hi"})
 	injected := fresh.DeepCopy()
 	if _, err := revisions.Patch(revisions.ServiceTarget(injected)); err != nil {

@@ -28,7 +28,7 @@ limitations under the License.
 //
 // or for a whole namespace with the label kntrace.dev/inject=enabled.
 // Defaults come from kntrace's own ConfigMap, config-kntrace in
-// kntrace-system (see Config).
+// kntrace-system (see settings.Config).
 //
 // On each container of the template Patch sets OTEL_SERVICE_NAME,
 // OTEL_EXPORTER_OTLP_ENDPOINT (kntrace's in-pod relay http://127.0.0.1:4318

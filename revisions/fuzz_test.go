@@ -24,6 +24,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/kntrace/kntrace/conventions"
 	"github.com/kntrace/kntrace/revisions"
 )
 
@@ -36,7 +37,7 @@ func FuzzParseSamplingRate(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string) {
 		r, err := revisions.ParseSamplingRate(s)
 		if err != nil {
-			if !strings.Contains(err.Error(), revisions.SamplingRateAnnotation) {
+			if !strings.Contains(err.Error(), conventions.SamplingRateAnnotation) {
 				t.Fatalf("error %q does not name the annotation", err)
 			}
 			return
@@ -44,8 +45,8 @@ func FuzzParseSamplingRate(f *testing.F) {
 		if math.IsNaN(r) || r < 0 || r > 1 {
 			t.Fatalf("ParseSamplingRate(%q) = %v, outside [0, 1]", s, r)
 		}
-		if r2, err := revisions.ParseSamplingRate(revisions.FormatRate(r)); err != nil || r2 != r {
-			t.Fatalf("FormatRate(%v) = %q does not round-trip: %v, %v", r, revisions.FormatRate(r), r2, err)
+		if r2, err := revisions.ParseSamplingRate(conventions.FormatRate(r)); err != nil || r2 != r {
+			t.Fatalf("FormatRate(%v) = %q does not round-trip: %v, %v", r, conventions.FormatRate(r), r2, err)
 		}
 	})
 }
@@ -58,7 +59,7 @@ func FuzzParsePropagators(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string) {
 		p, err := revisions.ParsePropagators(s)
 		if err != nil {
-			if !strings.Contains(err.Error(), revisions.PropagatorsAnnotation) {
+			if !strings.Contains(err.Error(), conventions.PropagatorsAnnotation) {
 				t.Fatalf("error %q does not name the annotation", err)
 			}
 			return
@@ -83,8 +84,8 @@ func FuzzInjectedRecord(f *testing.F) {
 			// nothing is kntrace's.
 			record = "garbage"
 		}
-		userEnv := []corev1.EnvVar{{Name: "USER_VAR", Value: "u"}, {Name: revisions.EnvPropagators, Value: "b3"}}
-		svc := service(map[string]string{revisions.InjectAnnotation: "true"}, map[string]string{revisions.InjectedAnnotation: record}, userEnv...)
+		userEnv := []corev1.EnvVar{{Name: "USER_VAR", Value: "u"}, {Name: conventions.EnvPropagators, Value: "b3"}}
+		svc := service(map[string]string{conventions.InjectAnnotation: "true"}, map[string]string{conventions.InjectedAnnotation: record}, userEnv...)
 		if _, err := revisions.Patch(revisions.ServiceTarget(svc)); err != nil {
 			t.Fatal(err)
 		}

@@ -27,6 +27,9 @@ import (
 	"knative.dev/pkg/apis"
 	"knative.dev/serving/pkg/apis/serving"
 	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
+
+	"github.com/kntrace/kntrace/conventions"
+	"github.com/kntrace/kntrace/settings"
 )
 
 // Target is an object whose Revision template kntrace patches.
@@ -55,7 +58,7 @@ func ConfigurationTarget(c *servingv1.Configuration) Target {
 }
 
 type options struct {
-	config          *Config
+	config          *settings.Config
 	namespaceLabels map[string]string
 	namespace       string
 	version         string
@@ -68,8 +71,8 @@ type optionFunc func(*options)
 
 func (f optionFunc) apply(o *options) { f(o) }
 
-// WithConfig gives kntrace's defaults (config-kntrace); default DefaultConfig().
-func WithConfig(c *Config) Option { return optionFunc(func(o *options) { o.config = c }) }
+// WithConfig gives kntrace's defaults (config-kntrace); default settings.DefaultConfig().
+func WithConfig(c *settings.Config) Option { return optionFunc(func(o *options) { o.config = c }) }
 
 // WithNamespaceLabels gives the labels of the object's namespace, where
 // kntrace.dev/inject=enabled turns injection on.
@@ -100,13 +103,13 @@ type Settings struct {
 // Env returns the variables kntrace sets, in a fixed order.
 func (s Settings) Env() []corev1.EnvVar {
 	return []corev1.EnvVar{
-		{Name: EnvServiceName, Value: s.ServiceName},
-		{Name: EnvEndpoint, Value: s.Endpoint},
-		{Name: EnvProtocol, Value: ProtocolHTTPProtobuf},
-		{Name: EnvPropagators, Value: s.Propagators},
-		{Name: EnvSampler, Value: Sampler},
-		{Name: EnvSamplerArg, Value: FormatRate(s.SamplingRate)},
-		{Name: EnvResourceAttributes, Value: fmt.Sprintf("k8s.namespace.name=%s,telemetry.distro.name=kntrace,telemetry.distro.version=%s", s.Namespace, s.Version)},
+		{Name: conventions.EnvServiceName, Value: s.ServiceName},
+		{Name: conventions.EnvEndpoint, Value: s.Endpoint},
+		{Name: conventions.EnvProtocol, Value: conventions.ProtocolHTTPProtobuf},
+		{Name: conventions.EnvPropagators, Value: s.Propagators},
+		{Name: conventions.EnvSampler, Value: conventions.Sampler},
+		{Name: conventions.EnvSamplerArg, Value: conventions.FormatRate(s.SamplingRate)},
+		{Name: conventions.EnvResourceAttributes, Value: fmt.Sprintf("k8s.namespace.name=%s,telemetry.distro.name=kntrace,telemetry.distro.version=%s", s.Namespace, s.Version)},
 	}
 }
 
@@ -126,7 +129,7 @@ func Resolve(t Target, opts ...Option) (Settings, *apis.FieldError) {
 	}
 	cfg := o.config
 	if cfg == nil {
-		cfg = DefaultConfig()
+		cfg = settings.DefaultConfig()
 	}
 	s := Settings{
 		ServiceName:  t.ServiceName,
@@ -135,13 +138,13 @@ func Resolve(t Target, opts ...Option) (Settings, *apis.FieldError) {
 		SamplingRate: cfg.SamplingRate,
 		Propagators:  cfg.Propagators,
 		Version:      o.version,
-		Reason:       fmt.Sprintf("no %s annotation and namespace label %s is not %q", InjectAnnotation, NamespaceLabel, NamespaceEnabled),
+		Reason:       fmt.Sprintf("no %s annotation and namespace label %s is not %q", conventions.InjectAnnotation, conventions.NamespaceLabel, conventions.NamespaceEnabled),
 	}
 	if s.Namespace == "" {
 		s.Namespace = o.namespace
 	}
-	if o.namespaceLabels[NamespaceLabel] == NamespaceEnabled {
-		s.Inject, s.Reason = true, fmt.Sprintf("namespace label %s=%s", NamespaceLabel, NamespaceEnabled)
+	if o.namespaceLabels[conventions.NamespaceLabel] == conventions.NamespaceEnabled {
+		s.Inject, s.Reason = true, fmt.Sprintf("namespace label %s=%s", conventions.NamespaceLabel, conventions.NamespaceEnabled)
 	}
 	var errs *apis.FieldError
 	// Metadata first, then the template, so that the template wins.
@@ -154,21 +157,21 @@ func Resolve(t Target, opts ...Option) (Settings, *apis.FieldError) {
 	}
 	for _, src := range sources {
 		where := strings.Join(src.path, ".")
-		if v, ok := src.annotations[InjectAnnotation]; ok {
+		if v, ok := src.annotations[conventions.InjectAnnotation]; ok {
 			b, err := ParseInject(v)
 			errs = errs.Also(err.ViaField(src.path...))
 			if err == nil {
-				s.Inject, s.Reason = b, fmt.Sprintf("%s: %q on %s", InjectAnnotation, v, where)
+				s.Inject, s.Reason = b, fmt.Sprintf("%s: %q on %s", conventions.InjectAnnotation, v, where)
 			}
 		}
-		if v, ok := src.annotations[SamplingRateAnnotation]; ok && strings.TrimSpace(v) != "" {
+		if v, ok := src.annotations[conventions.SamplingRateAnnotation]; ok && strings.TrimSpace(v) != "" {
 			r, err := ParseSamplingRate(v)
 			errs = errs.Also(err.ViaField(src.path...))
 			if err == nil {
 				s.SamplingRate = r
 			}
 		}
-		if v, ok := src.annotations[PropagatorsAnnotation]; ok && strings.TrimSpace(v) != "" {
+		if v, ok := src.annotations[conventions.PropagatorsAnnotation]; ok && strings.TrimSpace(v) != "" {
 			p, err := ParsePropagators(v)
 			errs = errs.Also(err.ViaField(src.path...))
 			if err == nil {
@@ -200,7 +203,7 @@ func Patch(t Target, opts ...Option) (Result, error) {
 	return Result{Settings: s, Changed: Remove(t.Template)}, nil
 }
 
-// injected is the content of InjectedAnnotation.
+// injected is the content of conventions.InjectedAnnotation.
 type injected struct {
 	// Env lists, per container index, the variables kntrace added.
 	Env [][]string `json:"env,omitempty"`
@@ -224,7 +227,7 @@ func (in injected) env(i int) []string {
 	return nil
 }
 
-// ParseInjected reads InjectedAnnotation. It is user-editable, so anything
+// ParseInjected reads conventions.InjectedAnnotation. It is user-editable, so anything
 // that is not the JSON kntrace writes is an error (and then nothing counts
 // as kntrace's: a user's variable is never touched).
 func ParseInjected(v string) (env [][]string, annotations []string, err error) {
@@ -232,16 +235,16 @@ func ParseInjected(v string) (env [][]string, annotations []string, err error) {
 	dec := json.NewDecoder(strings.NewReader(v))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&in); err != nil {
-		return nil, nil, fmt.Errorf("annotation %s is not what kntrace writes: %w", InjectedAnnotation, err)
+		return nil, nil, fmt.Errorf("annotation %s is not what kntrace writes: %w", conventions.InjectedAnnotation, err)
 	}
 	if dec.More() {
-		return nil, nil, fmt.Errorf("annotation %s is not what kntrace writes: trailing data", InjectedAnnotation)
+		return nil, nil, fmt.Errorf("annotation %s is not what kntrace writes: trailing data", conventions.InjectedAnnotation)
 	}
 	return in.Env, in.Annotations, nil
 }
 
 func readInjected(tmpl *servingv1.RevisionTemplateSpec) injected {
-	v, ok := tmpl.Annotations[InjectedAnnotation]
+	v, ok := tmpl.Annotations[conventions.InjectedAnnotation]
 	if !ok {
 		return injected{}
 	}
@@ -254,7 +257,7 @@ func readInjected(tmpl *servingv1.RevisionTemplateSpec) injected {
 
 func writeInjected(tmpl *servingv1.RevisionTemplateSpec, in injected) {
 	if in.empty() {
-		delete(tmpl.Annotations, InjectedAnnotation)
+		delete(tmpl.Annotations, conventions.InjectedAnnotation)
 		if len(tmpl.Annotations) == 0 {
 			tmpl.Annotations = nil
 		}
@@ -264,7 +267,7 @@ func writeInjected(tmpl *servingv1.RevisionTemplateSpec, in injected) {
 	if tmpl.Annotations == nil {
 		tmpl.Annotations = map[string]string{}
 	}
-	tmpl.Annotations[InjectedAnnotation] = string(b)
+	tmpl.Annotations[conventions.InjectedAnnotation] = string(b)
 }
 
 // Apply sets s on every container of tmpl and the podinfo annotation on
@@ -309,26 +312,26 @@ func Apply(tmpl *servingv1.RevisionTemplateSpec, s Settings) bool {
 			c.Env = nil
 		}
 	}
-	if v, ok := tmpl.Annotations[PodInfoAnnotation]; !ok || slices.Contains(owned.Annotations, PodInfoAnnotation) {
+	if v, ok := tmpl.Annotations[conventions.PodInfoAnnotation]; !ok || slices.Contains(owned.Annotations, conventions.PodInfoAnnotation) {
 		if v != "enabled" {
 			if tmpl.Annotations == nil {
 				tmpl.Annotations = map[string]string{}
 			}
-			tmpl.Annotations[PodInfoAnnotation] = "enabled"
+			tmpl.Annotations[conventions.PodInfoAnnotation] = "enabled"
 			changed = true
 		}
-		next.Annotations = append(next.Annotations, PodInfoAnnotation)
+		next.Annotations = append(next.Annotations, conventions.PodInfoAnnotation)
 	}
-	before, had := tmpl.Annotations[InjectedAnnotation]
+	before, had := tmpl.Annotations[conventions.InjectedAnnotation]
 	writeInjected(tmpl, next)
-	after, has := tmpl.Annotations[InjectedAnnotation]
+	after, has := tmpl.Annotations[conventions.InjectedAnnotation]
 	return changed || had != has || before != after
 }
 
 // Remove takes away exactly what kntrace added to tmpl (as recorded in
-// InjectedAnnotation) and reports whether tmpl changed.
+// conventions.InjectedAnnotation) and reports whether tmpl changed.
 func Remove(tmpl *servingv1.RevisionTemplateSpec) bool {
-	if _, ok := tmpl.Annotations[InjectedAnnotation]; !ok {
+	if _, ok := tmpl.Annotations[conventions.InjectedAnnotation]; !ok {
 		return false
 	}
 	owned := readInjected(tmpl)
@@ -349,6 +352,6 @@ func Remove(tmpl *servingv1.RevisionTemplateSpec) bool {
 
 // Injected reports whether kntrace has patched tmpl.
 func Injected(tmpl *servingv1.RevisionTemplateSpec) bool {
-	_, ok := tmpl.Annotations[InjectedAnnotation]
+	_, ok := tmpl.Annotations[conventions.InjectedAnnotation]
 	return ok
 }

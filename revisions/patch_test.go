@@ -26,7 +26,9 @@ import (
 	"knative.dev/serving/pkg/apis/serving"
 	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
 
+	"github.com/kntrace/kntrace/conventions"
 	"github.com/kntrace/kntrace/revisions"
+	"github.com/kntrace/kntrace/settings"
 )
 
 // service is a Knative Service with one container holding env.
@@ -47,13 +49,13 @@ func envOf(s *servingv1.Service, i int) map[string]string {
 
 func injectedEnv(rate, propagators, endpoint string) map[string]string {
 	return map[string]string{
-		revisions.EnvServiceName:        "hello",
-		revisions.EnvEndpoint:           endpoint,
-		revisions.EnvProtocol:           "http/protobuf",
-		revisions.EnvPropagators:        propagators,
-		revisions.EnvSampler:            "parentbased_traceidratio",
-		revisions.EnvSamplerArg:         rate,
-		revisions.EnvResourceAttributes: "k8s.namespace.name=demo,telemetry.distro.name=kntrace,telemetry.distro.version=v1.2.3",
+		conventions.EnvServiceName:        "hello",
+		conventions.EnvEndpoint:           endpoint,
+		conventions.EnvProtocol:           "http/protobuf",
+		conventions.EnvPropagators:        propagators,
+		conventions.EnvSampler:            "parentbased_traceidratio",
+		conventions.EnvSamplerArg:         rate,
+		conventions.EnvResourceAttributes: "k8s.namespace.name=demo,telemetry.distro.name=kntrace,telemetry.distro.version=v1.2.3",
 	}
 }
 
@@ -69,9 +71,9 @@ func with(m map[string]string, kv ...string) map[string]string {
 }
 
 func TestPatchService(t *testing.T) {
-	on := map[string]string{revisions.InjectAnnotation: "true"}
-	collector := revisions.DefaultCollectorHTTPEndpoint
-	relayCfg := revisions.DefaultConfig()
+	on := map[string]string{conventions.InjectAnnotation: "true"}
+	collector := settings.DefaultCollectorHTTPEndpoint
+	relayCfg := settings.DefaultConfig()
 	relayCfg.KntraceQueueProxy = true
 	tests := []struct {
 		name     string
@@ -98,54 +100,54 @@ func TestPatchService(t *testing.T) {
 		wantPod: true,
 	}, {
 		name: "template overrides metadata",
-		svc: service(with(on, revisions.SamplingRateAnnotation, "0.5", revisions.PropagatorsAnnotation, "jaeger"),
-			map[string]string{revisions.SamplingRateAnnotation: "1"}),
+		svc: service(with(on, conventions.SamplingRateAnnotation, "0.5", conventions.PropagatorsAnnotation, "jaeger"),
+			map[string]string{conventions.SamplingRateAnnotation: "1"}),
 		wantEnv: injectedEnv("1", "jaeger", collector),
 		wantPod: true,
 	}, {
 		name:    "namespace label",
 		svc:     service(nil, nil),
-		opts:    []revisions.Option{revisions.WithNamespaceLabels(map[string]string{revisions.NamespaceLabel: revisions.NamespaceEnabled})},
+		opts:    []revisions.Option{revisions.WithNamespaceLabels(map[string]string{conventions.NamespaceLabel: conventions.NamespaceEnabled})},
 		wantEnv: injectedEnv("0.1", "tracecontext,baggage", collector),
 		wantPod: true,
 	}, {
 		name:     "opt out of the namespace label",
-		svc:      service(map[string]string{revisions.InjectAnnotation: "false"}, nil),
-		opts:     []revisions.Option{revisions.WithNamespaceLabels(map[string]string{revisions.NamespaceLabel: revisions.NamespaceEnabled})},
+		svc:      service(map[string]string{conventions.InjectAnnotation: "false"}, nil),
+		opts:     []revisions.Option{revisions.WithNamespaceLabels(map[string]string{conventions.NamespaceLabel: conventions.NamespaceEnabled})},
 		wantEnv:  map[string]string{},
 		unchange: true,
 	}, {
 		name:    "kntrace's queue-proxy: export to the in-pod relay",
 		svc:     service(on, nil),
 		opts:    []revisions.Option{revisions.WithConfig(relayCfg)},
-		wantEnv: injectedEnv("0.1", "tracecontext,baggage", revisions.RelayEndpoint),
+		wantEnv: injectedEnv("0.1", "tracecontext,baggage", conventions.RelayEndpoint),
 		wantPod: true,
 	}, {
 		name: "a user's variables are never overwritten",
 		svc: service(on, nil,
-			corev1.EnvVar{Name: revisions.EnvServiceName, Value: "mine"},
+			corev1.EnvVar{Name: conventions.EnvServiceName, Value: "mine"},
 			corev1.EnvVar{Name: "GREETING", Value: "hi"}),
-		wantEnv: with(injectedEnv("0.1", "tracecontext,baggage", collector), revisions.EnvServiceName, "mine", "GREETING", "hi"),
+		wantEnv: with(injectedEnv("0.1", "tracecontext,baggage", collector), conventions.EnvServiceName, "mine", "GREETING", "hi"),
 		wantPod: true,
 	}, {
 		name:    "a user's podinfo annotation is kept",
-		svc:     service(on, map[string]string{revisions.PodInfoAnnotation: "disabled"}),
+		svc:     service(on, map[string]string{conventions.PodInfoAnnotation: "disabled"}),
 		wantEnv: injectedEnv("0.1", "tracecontext,baggage", collector),
 	}, {
 		name:     "bad sampling rate",
-		svc:      service(with(on, revisions.SamplingRateAnnotation, "1.5"), nil),
+		svc:      service(with(on, conventions.SamplingRateAnnotation, "1.5"), nil),
 		wantErr:  []string{"metadata.annotations.kntrace.dev/sampling-rate", "[0, 1]"},
 		wantEnv:  map[string]string{},
 		unchange: true,
 	}, {
 		name:     "unknown propagator on the template",
-		svc:      service(on, map[string]string{revisions.PropagatorsAnnotation: "tracecontext,w3c"}),
+		svc:      service(on, map[string]string{conventions.PropagatorsAnnotation: "tracecontext,w3c"}),
 		wantErr:  []string{"spec.template.metadata.annotations.kntrace.dev/propagators", "b3multi"},
 		wantEnv:  map[string]string{},
 		unchange: true,
 	}, {
 		name:     "bad inject value",
-		svc:      service(map[string]string{revisions.InjectAnnotation: "yes"}, nil),
+		svc:      service(map[string]string{conventions.InjectAnnotation: "yes"}, nil),
 		wantErr:  []string{"metadata.annotations.kntrace.dev/inject"},
 		wantEnv:  map[string]string{},
 		unchange: true,
@@ -169,7 +171,7 @@ func TestPatchService(t *testing.T) {
 			if diff := cmp.Diff(tt.wantEnv, envOf(tt.svc, 0)); diff != "" {
 				t.Errorf("env (-want +got):\n%s", diff)
 			}
-			if got := tt.svc.Spec.Template.Annotations[revisions.PodInfoAnnotation] == "enabled"; got != tt.wantPod {
+			if got := tt.svc.Spec.Template.Annotations[conventions.PodInfoAnnotation] == "enabled"; got != tt.wantPod {
 				t.Errorf("podinfo annotation enabled = %v, want %v", got, tt.wantPod)
 			}
 			if tt.unchange {
@@ -205,49 +207,49 @@ func TestPatchService(t *testing.T) {
 }
 
 func TestPatchUpdatesOnlyItsOwnValues(t *testing.T) {
-	svc := service(map[string]string{revisions.InjectAnnotation: "true"}, nil, corev1.EnvVar{Name: revisions.EnvPropagators, Value: "b3"})
+	svc := service(map[string]string{conventions.InjectAnnotation: "true"}, nil, corev1.EnvVar{Name: conventions.EnvPropagators, Value: "b3"})
 	orig := svc.DeepCopy()
 	if _, err := revisions.Patch(revisions.ServiceTarget(svc)); err != nil {
 		t.Fatal(err)
 	}
 	// The user changes the sampling rate: kntrace's variable follows, the
 	// user's OTEL_PROPAGATORS stays.
-	svc.Spec.Template.Annotations[revisions.SamplingRateAnnotation] = "0.75"
+	svc.Spec.Template.Annotations[conventions.SamplingRateAnnotation] = "0.75"
 	res, err := revisions.Patch(revisions.ServiceTarget(svc))
 	if err != nil || !res.Changed {
 		t.Fatalf("Patch() after a new rate = %v, %v; want changed", res.Changed, err)
 	}
 	env := envOf(svc, 0)
-	if env[revisions.EnvSamplerArg] != "0.75" || env[revisions.EnvPropagators] != "b3" {
+	if env[conventions.EnvSamplerArg] != "0.75" || env[conventions.EnvPropagators] != "b3" {
 		t.Errorf("env = %v, want sampler arg 0.75 and the user's propagators b3", env)
 	}
 	// Turning it off removes kntrace's variables, never the user's.
-	svc.Spec.Template.Annotations[revisions.InjectAnnotation] = "false"
+	svc.Spec.Template.Annotations[conventions.InjectAnnotation] = "false"
 	if res, err := revisions.Patch(revisions.ServiceTarget(svc)); err != nil || !res.Changed {
 		t.Fatalf("Patch() with inject false = %v, %v; want changed", res.Changed, err)
 	}
 	if diff := cmp.Diff(orig.Spec.Template.Spec, svc.Spec.Template.Spec); diff != "" {
 		t.Errorf("spec after opting out (-orig +got):\n%s", diff)
 	}
-	if diff := cmp.Diff(map[string]string{revisions.SamplingRateAnnotation: "0.75", revisions.InjectAnnotation: "false"}, svc.Spec.Template.Annotations); diff != "" {
+	if diff := cmp.Diff(map[string]string{conventions.SamplingRateAnnotation: "0.75", conventions.InjectAnnotation: "false"}, svc.Spec.Template.Annotations); diff != "" {
 		t.Errorf("annotations after opting out (-want +got):\n%s", diff)
 	}
 }
 
 func TestPatchEveryContainer(t *testing.T) {
-	svc := service(map[string]string{revisions.InjectAnnotation: "true"}, nil)
+	svc := service(map[string]string{conventions.InjectAnnotation: "true"}, nil)
 	svc.Spec.Template.Spec.Containers = append(svc.Spec.Template.Spec.Containers, corev1.Container{
-		Name: "sidecar", Image: "example.com/sidecar", Env: []corev1.EnvVar{{Name: revisions.EnvServiceName, Value: "sidecar"}},
+		Name: "sidecar", Image: "example.com/sidecar", Env: []corev1.EnvVar{{Name: conventions.EnvServiceName, Value: "sidecar"}},
 	})
 	orig := svc.DeepCopy()
 	if _, err := revisions.Patch(revisions.ServiceTarget(svc)); err != nil {
 		t.Fatal(err)
 	}
-	if got := envOf(svc, 1)[revisions.EnvServiceName]; got != "sidecar" {
-		t.Errorf("sidecar %s = %q, want the user's %q", revisions.EnvServiceName, got, "sidecar")
+	if got := envOf(svc, 1)[conventions.EnvServiceName]; got != "sidecar" {
+		t.Errorf("sidecar %s = %q, want the user's %q", conventions.EnvServiceName, got, "sidecar")
 	}
-	if got := envOf(svc, 1)[revisions.EnvSampler]; got != revisions.Sampler {
-		t.Errorf("sidecar %s = %q, want %q", revisions.EnvSampler, got, revisions.Sampler)
+	if got := envOf(svc, 1)[conventions.EnvSampler]; got != conventions.Sampler {
+		t.Errorf("sidecar %s = %q, want %q", conventions.EnvSampler, got, conventions.Sampler)
 	}
 	revisions.Remove(&svc.Spec.Template)
 	if diff := cmp.Diff(orig.Spec.Template, svc.Spec.Template); diff != "" {
@@ -256,17 +258,17 @@ func TestPatchEveryContainer(t *testing.T) {
 }
 
 func TestCorruptRecordTouchesNoUserVariable(t *testing.T) {
-	svc := service(map[string]string{revisions.InjectAnnotation: "true"},
-		map[string]string{revisions.InjectedAnnotation: "not json"},
-		corev1.EnvVar{Name: revisions.EnvSamplerArg, Value: "0.3"})
+	svc := service(map[string]string{conventions.InjectAnnotation: "true"},
+		map[string]string{conventions.InjectedAnnotation: "not json"},
+		corev1.EnvVar{Name: conventions.EnvSamplerArg, Value: "0.3"})
 	if _, err := revisions.Patch(revisions.ServiceTarget(svc)); err != nil {
 		t.Fatal(err)
 	}
-	if got := envOf(svc, 0)[revisions.EnvSamplerArg]; got != "0.3" {
-		t.Errorf("%s = %q: a variable not recorded as kntrace's was overwritten", revisions.EnvSamplerArg, got)
+	if got := envOf(svc, 0)[conventions.EnvSamplerArg]; got != "0.3" {
+		t.Errorf("%s = %q: a variable not recorded as kntrace's was overwritten", conventions.EnvSamplerArg, got)
 	}
 	revisions.Remove(&svc.Spec.Template)
-	if diff := cmp.Diff(map[string]string{revisions.EnvSamplerArg: "0.3"}, envOf(svc, 0)); diff != "" {
+	if diff := cmp.Diff(map[string]string{conventions.EnvSamplerArg: "0.3"}, envOf(svc, 0)); diff != "" {
 		t.Errorf("after Remove (-want +got):\n%s", diff)
 	}
 }
@@ -275,15 +277,15 @@ func TestConfigurationTarget(t *testing.T) {
 	cfg := &servingv1.Configuration{ObjectMeta: metav1.ObjectMeta{
 		Name: "hello-config", Namespace: "demo",
 		Labels:      map[string]string{serving.ServiceLabelKey: "hello"},
-		Annotations: map[string]string{revisions.InjectAnnotation: "true"},
+		Annotations: map[string]string{conventions.InjectAnnotation: "true"},
 	}}
 	cfg.Spec.Template.Spec.Containers = []corev1.Container{{Image: "example.com/hello"}}
 	res, err := revisions.Patch(revisions.ConfigurationTarget(cfg))
 	if err != nil || !res.Changed {
 		t.Fatalf("Patch() = %v, %v", res.Changed, err)
 	}
-	if got := cfg.Spec.Template.Spec.Containers[0].Env[0]; got.Name != revisions.EnvServiceName || got.Value != "hello" {
-		t.Errorf("first variable = %v, want %s=hello (the owning Service)", got, revisions.EnvServiceName)
+	if got := cfg.Spec.Template.Spec.Containers[0].Env[0]; got.Name != conventions.EnvServiceName || got.Value != "hello" {
+		t.Errorf("first variable = %v, want %s=hello (the owning Service)", got, conventions.EnvServiceName)
 	}
 	bare := &servingv1.Configuration{ObjectMeta: metav1.ObjectMeta{Name: "solo"}}
 	if got := revisions.ConfigurationTarget(bare).ServiceName; got != "solo" {
@@ -292,7 +294,7 @@ func TestConfigurationTarget(t *testing.T) {
 }
 
 func TestResolveNamespaceFallback(t *testing.T) {
-	svc := service(map[string]string{revisions.InjectAnnotation: "true"}, nil)
+	svc := service(map[string]string{conventions.InjectAnnotation: "true"}, nil)
 	svc.Namespace = ""
 	s, err := revisions.Resolve(revisions.ServiceTarget(svc), revisions.WithNamespace("from-request"))
 	if err != nil {

@@ -30,6 +30,7 @@ import (
 	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
 
 	"github.com/kntrace/kntrace/revisions"
+	"github.com/kntrace/kntrace/settings"
 )
 
 // AdmissionPath is where the API server sends admission reviews.
@@ -40,7 +41,7 @@ const AdmissionPath = "/mutate"
 // config-kntrace say.
 type Admission struct {
 	path            string
-	config          func() *revisions.Config
+	config          func() *settings.Config
 	namespaceLabels func(namespace string) map[string]string
 	version         string
 }
@@ -49,7 +50,7 @@ var _ knwebhook.AdmissionController = (*Admission)(nil)
 
 // NewAdmission returns an Admission that reads kntrace's configuration and
 // namespace labels through the given functions (informer listers in Run).
-func NewAdmission(config func() *revisions.Config, namespaceLabels func(string) map[string]string, version string) *Admission {
+func NewAdmission(config func() *settings.Config, namespaceLabels func(string) map[string]string, version string) *Admission {
 	return &Admission{path: AdmissionPath, config: config, namespaceLabels: namespaceLabels, version: version}
 }
 

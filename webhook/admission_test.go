@@ -29,7 +29,9 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
 
+	"github.com/kntrace/kntrace/conventions"
 	"github.com/kntrace/kntrace/revisions"
+	"github.com/kntrace/kntrace/settings"
 )
 
 func request(kind, op string, obj string) *admissionv1.AdmissionRequest {
@@ -55,7 +57,7 @@ const (
 )
 
 func TestAdmit(t *testing.T) {
-	a := NewAdmission(revisions.DefaultConfig, func(string) map[string]string { return nil }, "v9")
+	a := NewAdmission(settings.DefaultConfig, func(string) map[string]string { return nil }, "v9")
 	tests := []struct {
 		name      string
 		req       *admissionv1.AdmissionRequest
@@ -151,11 +153,11 @@ func decodeTemplate(t *testing.T, kind string, raw []byte) any {
 }
 
 func TestAdmitUsesNamespaceLabelAndConfig(t *testing.T) {
-	cfg := revisions.DefaultConfig()
+	cfg := settings.DefaultConfig()
 	cfg.KntraceQueueProxy = true
-	a := NewAdmission(func() *revisions.Config { return cfg }, func(ns string) map[string]string {
+	a := NewAdmission(func() *settings.Config { return cfg }, func(ns string) map[string]string {
 		if ns == "demo" {
-			return map[string]string{revisions.NamespaceLabel: revisions.NamespaceEnabled}
+			return map[string]string{conventions.NamespaceLabel: conventions.NamespaceEnabled}
 		}
 		return nil
 	}, "v9")
@@ -163,13 +165,13 @@ func TestAdmitUsesNamespaceLabelAndConfig(t *testing.T) {
 	if !resp.Allowed || resp.Patch == nil {
 		t.Fatalf("allowed %v, patch %s: want a patch from the namespace label", resp.Allowed, resp.Patch)
 	}
-	if !strings.Contains(string(resp.Patch), revisions.RelayEndpoint) {
-		t.Errorf("patch %s does not point at the relay %s (kntrace-queue-proxy: true)", resp.Patch, revisions.RelayEndpoint)
+	if !strings.Contains(string(resp.Patch), conventions.RelayEndpoint) {
+		t.Errorf("patch %s does not point at the relay %s (kntrace-queue-proxy: true)", resp.Patch, conventions.RelayEndpoint)
 	}
 }
 
 func TestAdmitUpdates(t *testing.T) {
-	a := NewAdmission(revisions.DefaultConfig, func(string) map[string]string { return nil }, "v9")
+	a := NewAdmission(settings.DefaultConfig, func(string) map[string]string { return nil }, "v9")
 	injected := func(raw string) []byte {
 		resp := a.Admit(context.Background(), request("Service", "CREATE", raw))
 		patch, err := jsonpatch.DecodePatch(resp.Patch)
@@ -226,7 +228,7 @@ func FuzzAdmit(f *testing.F) {
 		f.Add(s, true)
 		f.Add(s, false)
 	}
-	a := NewAdmission(revisions.DefaultConfig, func(string) map[string]string { return nil }, "v9")
+	a := NewAdmission(settings.DefaultConfig, func(string) map[string]string { return nil }, "v9")
 	f.Fuzz(func(t *testing.T, raw string, service bool) {
 		kind := "Configuration"
 		if service {

@@ -33,8 +33,10 @@ import (
 	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
 
 	"github.com/kntrace/kntrace/configmaps"
+	"github.com/kntrace/kntrace/conventions"
 	"github.com/kntrace/kntrace/internal/cli"
 	"github.com/kntrace/kntrace/revisions"
+	"github.com/kntrace/kntrace/settings"
 	"github.com/kntrace/kntrace/test/apiserver"
 	"github.com/kntrace/kntrace/webhook"
 )
@@ -101,7 +103,7 @@ func TestWebhookOnRealAPIServer(t *testing.T) {
 				}
 				want := map[string]string{
 					configmaps.ProtocolKey:     "grpc",
-					configmaps.EndpointKey:     revisions.DefaultCollectorEndpoint,
+					configmaps.EndpointKey:     settings.DefaultCollectorEndpoint,
 					configmaps.SamplingRateKey: "0.1",
 				}
 				for k, v := range want {
@@ -129,7 +131,7 @@ func TestWebhookOnRealAPIServer(t *testing.T) {
 
 	t.Run("a Service created with client-go comes back injected", func(t *testing.T) {
 		ctx := ctxT(t)
-		in := annotated("hello", map[string]string{revisions.SamplingRateAnnotation: "0.5", revisions.PropagatorsAnnotation: "b3,tracecontext"})
+		in := annotated("hello", map[string]string{conventions.SamplingRateAnnotation: "0.5", conventions.PropagatorsAnnotation: "b3,tracecontext"})
 		got, err := services.Create(ctx, in, metav1.CreateOptions{})
 		if err != nil {
 			t.Fatal(err)
@@ -143,14 +145,14 @@ func TestWebhookOnRealAPIServer(t *testing.T) {
 			t.Errorf("stored template (-revisions.Patch +API server):\n%s", diff)
 		}
 		env := envMap(got)
-		for k, v := range map[string]string{"GREETING": "hi", revisions.EnvSamplerArg: "0.5", revisions.EnvPropagators: "b3,tracecontext",
-			revisions.EnvSampler: revisions.Sampler, revisions.EnvServiceName: "hello", revisions.EnvEndpoint: revisions.DefaultCollectorHTTPEndpoint} {
+		for k, v := range map[string]string{"GREETING": "hi", conventions.EnvSamplerArg: "0.5", conventions.EnvPropagators: "b3,tracecontext",
+			conventions.EnvSampler: conventions.Sampler, conventions.EnvServiceName: "hello", conventions.EnvEndpoint: settings.DefaultCollectorHTTPEndpoint} {
 			if env[k] != v {
 				t.Errorf("%s = %q, want %q", k, env[k], v)
 			}
 		}
-		if got.Spec.Template.Annotations[revisions.PodInfoAnnotation] != "enabled" {
-			t.Errorf("template annotations %v: want %s: enabled", got.Spec.Template.Annotations, revisions.PodInfoAnnotation)
+		if got.Spec.Template.Annotations[conventions.PodInfoAnnotation] != "enabled" {
+			t.Errorf("template annotations %v: want %s: enabled", got.Spec.Template.Annotations, conventions.PodInfoAnnotation)
 		}
 	})
 
@@ -159,8 +161,8 @@ func TestWebhookOnRealAPIServer(t *testing.T) {
 		for _, tc := range []struct {
 			name, key, value, accepted string
 		}{
-			{"bad-rate", revisions.SamplingRateAnnotation, "1.5", "[0, 1]"},
-			{"bad-propagator", revisions.PropagatorsAnnotation, "tracecontext,w3c", "b3multi"},
+			{"bad-rate", conventions.SamplingRateAnnotation, "1.5", "[0, 1]"},
+			{"bad-propagator", conventions.PropagatorsAnnotation, "tracecontext,w3c", "b3multi"},
 		} {
 			_, err := services.Create(ctx, annotated(tc.name, map[string]string{tc.key: tc.value}), metav1.CreateOptions{})
 			if err == nil {
@@ -177,7 +179,7 @@ func TestWebhookOnRealAPIServer(t *testing.T) {
 	t.Run("namespace label turns injection on", func(t *testing.T) {
 		ctx := ctxT(t)
 		if _, err := kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{
-			Name: "labelled", Labels: map[string]string{revisions.NamespaceLabel: revisions.NamespaceEnabled}}}, metav1.CreateOptions{}); err != nil {
+			Name: "labelled", Labels: map[string]string{conventions.NamespaceLabel: conventions.NamespaceEnabled}}}, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		// The webhook reads labels from an informer: wait for it to see the
@@ -220,7 +222,7 @@ func TestWebhookOnRealAPIServer(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !revisions.Injected(&first.Spec.Template) || envMap(first)[revisions.EnvSamplerArg] != "1" {
+		if !revisions.Injected(&first.Spec.Template) || envMap(first)[conventions.EnvSamplerArg] != "1" {
 			t.Fatalf("after enable: env %v, want injected with sampler arg 1", envMap(first))
 		}
 		if first.Generation == orig.Generation {
@@ -252,12 +254,12 @@ func TestWebhookOnRealAPIServer(t *testing.T) {
 		settled := writes.snapshot(t)
 		// A change of config-kntrace that changes no setting: reconciles,
 		// writes nothing.
-		cfg, err := cmData(ctx, kube, revisions.SystemNamespace, revisions.ConfigName)
+		cfg, err := cmData(ctx, kube, conventions.SystemNamespace, settings.ConfigName)
 		if err != nil {
 			t.Fatal(err)
 		}
 		cfg.Annotations["touched"] = "yes"
-		if _, err := kube.CoreV1().ConfigMaps(revisions.SystemNamespace).Update(ctx, cfg, metav1.UpdateOptions{}); err != nil {
+		if _, err := kube.CoreV1().ConfigMaps(conventions.SystemNamespace).Update(ctx, cfg, metav1.UpdateOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		// Drift: someone edits eventing's sampling rate by hand.

@@ -28,6 +28,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/kntrace/kntrace/conventions"
 	"github.com/kntrace/kntrace/revisions"
 	"github.com/kntrace/kntrace/test/apiserver"
 )
@@ -95,7 +96,7 @@ func BenchmarkAdmission(b *testing.B) {
 					b.Fatal(err)
 				}
 			} else {
-				_ = mwcs.Delete(ctx, revisions.WebhookConfigurationName, metav1.DeleteOptions{})
+				_ = mwcs.Delete(ctx, conventions.WebhookConfigurationName, metav1.DeleteOptions{})
 				if err := c.process.WaitFor(30*time.Second, "the API server to stop calling the webhook", func(ctx context.Context) error {
 					got, err := c.serving.ServingV1().Services(ns).Create(ctx, annotated("probe", nil), metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
 					if err != nil {

@@ -27,7 +27,8 @@ import (
 	"k8s.io/client-go/util/retry"
 
 	"github.com/kntrace/kntrace/configmaps"
-	"github.com/kntrace/kntrace/revisions"
+	"github.com/kntrace/kntrace/conventions"
+	"github.com/kntrace/kntrace/settings"
 )
 
 // Knative serving ConfigMaps and keys the Converger keeps besides tracing.
@@ -64,7 +65,7 @@ type Write struct {
 // Converge brings Knative's ConfigMaps in line with cfg and returns what it
 // wrote. A namespace where Knative is not installed is skipped; errors in one
 // namespace do not stop the others.
-func (c *Converger) Converge(ctx context.Context, cfg *revisions.Config) ([]Write, error) {
+func (c *Converger) Converge(ctx context.Context, cfg *settings.Config) ([]Write, error) {
 	if !cfg.ManageKnativeConfig {
 		return nil, nil
 	}
@@ -109,10 +110,10 @@ func (c *Converger) Converge(ctx context.Context, cfg *revisions.Config) ([]Writ
 
 // TracingChange is the tracing change that makes Knative export as cfg
 // says, in the shape of the installed Knative.
-func TracingChange(cfg *revisions.Config, shape configmaps.Shape) configmaps.Change {
+func TracingChange(cfg *settings.Config, shape configmaps.Shape) configmaps.Change {
 	rate := cfg.SamplingRate
 	if shape == configmaps.ShapeLegacy {
-		if cfg.CollectorProtocol == revisions.ProtocolNone {
+		if cfg.CollectorProtocol == conventions.ProtocolNone {
 			none := configmaps.BackendNone
 			return configmaps.Change{Protocol: &none}
 		}
@@ -120,14 +121,14 @@ func TracingChange(cfg *revisions.Config, shape configmaps.Shape) configmaps.Cha
 		return configmaps.Change{Protocol: &backend, Endpoint: &endpoint, SamplingRate: &rate}
 	}
 	protocol := cfg.CollectorProtocol
-	if protocol == revisions.ProtocolNone {
+	if protocol == conventions.ProtocolNone {
 		return configmaps.Change{Protocol: &protocol}
 	}
 	endpoint := cfg.CollectorEndpoint
 	return configmaps.Change{Protocol: &protocol, Endpoint: &endpoint, SamplingRate: &rate}
 }
 
-func (c *Converger) tracing(ctx context.Context, ns string, cfg *revisions.Config) ([]Write, error) {
+func (c *Converger) tracing(ctx context.Context, ns string, cfg *settings.Config) ([]Write, error) {
 	det, err := configmaps.NewClient(c.kube).Detect(ctx, ns)
 	if err != nil {
 		return nil, err

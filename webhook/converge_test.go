@@ -24,7 +24,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/kntrace/kntrace/configmaps"
-	"github.com/kntrace/kntrace/revisions"
+	"github.com/kntrace/kntrace/conventions"
+	"github.com/kntrace/kntrace/settings"
 	"github.com/kntrace/kntrace/test/apiserver"
 	"github.com/kntrace/kntrace/test/manifests"
 	"github.com/kntrace/kntrace/webhook"
@@ -33,21 +34,21 @@ import (
 func str(s string) *string { return &s }
 
 func TestTracingChange(t *testing.T) {
-	def := revisions.DefaultConfig()
-	none := revisions.DefaultConfig()
-	none.CollectorProtocol = revisions.ProtocolNone
+	def := settings.DefaultConfig()
+	none := settings.DefaultConfig()
+	none.CollectorProtocol = conventions.ProtocolNone
 	rate := 0.1
 	tests := []struct {
 		name  string
-		cfg   *revisions.Config
+		cfg   *settings.Config
 		shape configmaps.Shape
 		want  configmaps.Change
 	}{
 		{name: "1.19+: OTLP", cfg: def, shape: configmaps.ShapeObservability,
-			want: configmaps.Change{Protocol: str("grpc"), Endpoint: str(revisions.DefaultCollectorEndpoint), SamplingRate: &rate}},
+			want: configmaps.Change{Protocol: str("grpc"), Endpoint: str(settings.DefaultCollectorEndpoint), SamplingRate: &rate}},
 		{name: "1.19+: off", cfg: none, shape: configmaps.ShapeObservability, want: configmaps.Change{Protocol: str("none")}},
 		{name: "legacy: Zipkin into the collector", cfg: def, shape: configmaps.ShapeLegacy,
-			want: configmaps.Change{Protocol: str("zipkin"), Endpoint: str(revisions.DefaultZipkinEndpoint), SamplingRate: &rate}},
+			want: configmaps.Change{Protocol: str("zipkin"), Endpoint: str(settings.DefaultZipkinEndpoint), SamplingRate: &rate}},
 		{name: "legacy: off", cfg: none, shape: configmaps.ShapeLegacy, want: configmaps.Change{Protocol: str("none")}},
 	}
 	for _, tt := range tests {
@@ -70,7 +71,7 @@ func TestConvergeLegacyKnative(t *testing.T) {
 		t.Fatal(err)
 	}
 	kube := srv.Client
-	cfg := revisions.DefaultConfig()
+	cfg := settings.DefaultConfig()
 	cfg.QueueSidecarImage = "example.com/kntrace/queue:v1"
 	cfg.ManageKnativeConfig = false
 	c := webhook.NewConverger(kube)
@@ -94,7 +95,7 @@ func TestConvergeLegacyKnative(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for k, v := range map[string]string{"backend": "zipkin", "zipkin-endpoint": revisions.DefaultZipkinEndpoint, "sample-rate": "0.1"} {
+	for k, v := range map[string]string{"backend": "zipkin", "zipkin-endpoint": settings.DefaultZipkinEndpoint, "sample-rate": "0.1"} {
 		if tracing.Data[k] != v {
 			t.Errorf("config-tracing %s = %q, want %q", k, tracing.Data[k], v)
 		}

@@ -48,6 +48,7 @@ import (
 	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
 	servingclient "knative.dev/serving/pkg/client/clientset/versioned"
 
+	"github.com/kntrace/kntrace/conventions"
 	"github.com/kntrace/kntrace/revisions"
 	"github.com/kntrace/kntrace/test/apiserver"
 	"github.com/kntrace/kntrace/test/manifests"
@@ -140,13 +141,13 @@ func startCluster(tb testing.TB, srv *apiserver.Server, dir string) (*cluster, e
 		return nil, err
 	}
 	c.caPEM = caPEM
-	if _, err := srv.Client.CoreV1().Secrets(revisions.SystemNamespace).Create(ctx, &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Name: webhook.SecretName, Namespace: revisions.SystemNamespace},
+	if _, err := srv.Client.CoreV1().Secrets(conventions.SystemNamespace).Create(ctx, &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: webhook.SecretName, Namespace: conventions.SystemNamespace},
 		Data:       map[string][]byte{"server-key.pem": keyPEM, "server-cert.pem": certPEM, "ca-cert.pem": caPEM},
 	}, metav1.CreateOptions{}); err != nil {
 		return nil, err
 	}
-	tok, err := srv.Client.CoreV1().ServiceAccounts(revisions.SystemNamespace).CreateToken(ctx, "kntrace-webhook",
+	tok, err := srv.Client.CoreV1().ServiceAccounts(conventions.SystemNamespace).CreateToken(ctx, "kntrace-webhook",
 		&authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: ptr(int64(3600))}}, metav1.CreateOptions{})
 	if err != nil {
 		return nil, fmt.Errorf("token for the kntrace-webhook ServiceAccount: %w", err)
@@ -218,7 +219,7 @@ func (c *cluster) startWebhook(tb testing.TB, bin, level string) error {
 	addr := "127.0.0.1:" + strconv.Itoa(c.port)
 	c.process, err = proc.Start("kntrace-webhook", bin,
 		[]string{"--kubeconfig=" + c.saKubeconfig, "--address=" + addr, "--log-level=" + level},
-		proc.WithEnv("SYSTEM_NAMESPACE="+revisions.SystemNamespace), proc.WithLogDir(c.dir), proc.WithGrace(10*time.Second))
+		proc.WithEnv("SYSTEM_NAMESPACE="+conventions.SystemNamespace), proc.WithLogDir(c.dir), proc.WithGrace(10*time.Second))
 	if err != nil {
 		return err
 	}
@@ -299,7 +300,7 @@ func shippedWebhookConfiguration() (*admissionregistrationv1.MutatingWebhookConf
 // annotated is a minimal Knative Service asking for tracing, plus extra
 // metadata annotations.
 func annotated(name string, extra map[string]string) *servingv1.Service {
-	ann := map[string]string{revisions.InjectAnnotation: "true"}
+	ann := map[string]string{conventions.InjectAnnotation: "true"}
 	for k, v := range extra {
 		ann[k] = v
 	}
@@ -333,8 +334,8 @@ func TestShippedWebhookConfiguration(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if mwc.Name != revisions.WebhookConfigurationName {
-		t.Errorf("name %q, want %q", mwc.Name, revisions.WebhookConfigurationName)
+	if mwc.Name != conventions.WebhookConfigurationName {
+		t.Errorf("name %q, want %q", mwc.Name, conventions.WebhookConfigurationName)
 	}
 	if len(mwc.Webhooks) == 0 {
 		t.Fatal("no webhooks")
@@ -347,8 +348,8 @@ func TestShippedWebhookConfiguration(t *testing.T) {
 			t.Errorf("%s: timeoutSeconds %v, want a short one (≤ 5)", w.Name, w.TimeoutSeconds)
 		}
 		svc := w.ClientConfig.Service
-		if svc == nil || svc.Name != webhook.ServiceName || svc.Namespace != revisions.SystemNamespace || svc.Path == nil || *svc.Path != webhook.AdmissionPath {
-			t.Errorf("%s: clientConfig.service %+v, want %s/%s path %s", w.Name, svc, revisions.SystemNamespace, webhook.ServiceName, webhook.AdmissionPath)
+		if svc == nil || svc.Name != webhook.ServiceName || svc.Namespace != conventions.SystemNamespace || svc.Path == nil || *svc.Path != webhook.AdmissionPath {
+			t.Errorf("%s: clientConfig.service %+v, want %s/%s path %s", w.Name, svc, conventions.SystemNamespace, webhook.ServiceName, webhook.AdmissionPath)
 		}
 	}
 	objs, err := manifests.ReadFile(filepath.Join("..", "config", "500-webhook.yaml"))

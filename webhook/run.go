@@ -17,7 +17,6 @@ limitations under the License.
 package webhook
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -25,19 +24,14 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
 	"golang.org/x/sync/errgroup"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/client-go/informers"
-	"k8s.io/client-go/kubernetes"
-	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
@@ -52,9 +46,9 @@ import (
 	"knative.dev/pkg/system"
 	knwebhook "knative.dev/pkg/webhook"
 	"knative.dev/pkg/webhook/certificates"
-	certresources "knative.dev/pkg/webhook/certificates/resources"
 
-	"github.com/kntrace/kntrace/revisions"
+	"github.com/kntrace/kntrace/conventions"
+	"github.com/kntrace/kntrace/settings"
 )
 
 // Names config/ installs.
@@ -66,48 +60,6 @@ const (
 	SecretName = "kntrace-webhook-certs"
 )
 
-type runConfig struct {
-	address string
-	version string
-	logger  *zap.SugaredLogger
-	resync  time.Duration
-	grace   time.Duration
-}
-
-// Option configures Run.
-type Option interface{ apply(*runConfig) }
-
-type runOptionFunc func(*runConfig)
-
-func (f runOptionFunc) apply(c *runConfig) { f(c) }
-
-// WithAddress is the TLS listen address; default ":8443".
-func WithAddress(addr string) Option { return runOptionFunc(func(c *runConfig) { c.address = addr }) }
-
-// WithVersion is the kntrace version recorded in injected resource
-// attributes; default "devel".
-func WithVersion(v string) Option { return runOptionFunc(func(c *runConfig) { c.version = v }) }
-
-// WithLogger sets the logger; default a production zap logger at info.
-func WithLogger(l *zap.SugaredLogger) Option {
-	return runOptionFunc(func(c *runConfig) { c.logger = l })
-}
-
-// WithResync is how often the controller converges Knative's ConfigMaps
-// and the caBundle even without an event; default 10 minutes.
-func WithResync(d time.Duration) Option { return runOptionFunc(func(c *runConfig) { c.resync = d }) }
-
-// WithGracePeriod is how long the server drains at shutdown; default 5s.
-func WithGracePeriod(d time.Duration) Option {
-	return runOptionFunc(func(c *runConfig) { c.grace = d })
-}
-
-// Work queue keys.
-const (
-	keyConverge = "converge"
-	keyCABundle = "cabundle"
-)
-
 // Run serves admission and runs the controllers until ctx ends. The
 // environment variable SYSTEM_NAMESPACE names kntrace's namespace.
 func Run(ctx context.Context, cfg *rest.Config, opts ...Option) error {
@@ -116,7 +68,7 @@ func Run(ctx context.Context, cfg *rest.Config, opts ...Option) error {
 		o.apply(&rc)
 	}
 	if os.Getenv(system.NamespaceEnvKey) == "" {
-		return fmt.Errorf("%s is not set: it names kntrace's namespace (%s in config/)", system.NamespaceEnvKey, revisions.SystemNamespace)
+		return fmt.Errorf("%s is not set: it names kntrace's namespace (%s in config/)", system.NamespaceEnvKey, conventions.SystemNamespace)
 	}
 	if rc.logger == nil {
 		rc.logger, _ = logging.NewLogger("", "info")
@@ -138,7 +90,7 @@ func Run(ctx context.Context, cfg *rest.Config, opts ...Option) error {
 	sysFactory := informers.NewSharedInformerFactoryWithOptions(kube, rc.resync,
 		informers.WithNamespace(system.Namespace()),
 		informers.WithTweakListOptions(func(o *metav1.ListOptions) {
-			o.FieldSelector = fields.OneTermEqualSelector("metadata.name", revisions.ConfigName).String()
+			o.FieldSelector = fields.OneTermEqualSelector("metadata.name", settings.ConfigName).String()
 		}))
 	kntraceConfig := sysFactory.Core().V1().ConfigMaps()
 	factories := []informers.SharedInformerFactory{nsFactory, sysFactory}
@@ -251,172 +203,6 @@ func Run(ctx context.Context, cfg *rest.Config, opts ...Option) error {
 	err = eg.Wait()
 	if ctx.Err() != nil {
 		return nil
-	}
-	return err
-}
-
-// configStore holds the last valid config-kntrace.
-type configStore struct {
-	logger *zap.SugaredLogger
-	cfg    atomic.Pointer[revisions.Config]
-	// present is false while config-kntrace does not exist.
-	present atomic.Bool
-}
-
-func (s *configStore) set(o any) {
-	cm, _ := o.(*corev1.ConfigMap)
-	if cm == nil {
-		s.present.Store(false)
-		s.cfg.Store(nil)
-		return
-	}
-	cfg, err := revisions.NewConfigFromConfigMap(cm)
-	if err != nil {
-		s.logger.Errorw("invalid "+revisions.ConfigName+"; keeping the last valid one", zap.Error(err))
-		return
-	}
-	s.present.Store(true)
-	s.cfg.Store(cfg)
-}
-
-func (s *configStore) get() *revisions.Config {
-	if c := s.cfg.Load(); c != nil {
-		return c
-	}
-	return revisions.DefaultConfig()
-}
-
-func labelsOf(l corelisters.NamespaceLister) func(string) map[string]string {
-	return func(ns string) map[string]string {
-		n, err := l.Get(ns)
-		if err != nil {
-			return nil
-		}
-		return n.Labels
-	}
-}
-
-// certSource serves the certificate in SecretName, parsed once per version.
-type certSource struct {
-	lister corelisters.SecretLister
-	logger *zap.SugaredLogger
-
-	mu      sync.Mutex
-	version string
-	cert    *tls.Certificate
-}
-
-func (c *certSource) get(*tls.ClientHelloInfo) (*tls.Certificate, error) {
-	s, err := c.lister.Secrets(system.Namespace()).Get(SecretName)
-	if err != nil {
-		c.logger.Errorw("no serving certificate", zap.Error(err))
-		return nil, nil
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.cert != nil && c.version == s.ResourceVersion {
-		return c.cert, nil
-	}
-	cert, err := tls.X509KeyPair(s.Data[certresources.ServerCert], s.Data[certresources.ServerKey])
-	if err != nil {
-		c.logger.Errorw("serving certificate not usable yet", zap.Error(err))
-		return nil, nil
-	}
-	c.cert, c.version = &cert, s.ResourceVersion
-	return c.cert, nil
-}
-
-// reconciler runs the work queue: converging Knative's ConfigMaps and
-// writing the CA into the MutatingWebhookConfiguration.
-type reconciler struct {
-	kube      kubernetes.Interface
-	secrets   corelisters.SecretLister
-	store     *configStore
-	converger *Converger
-	logger    *zap.SugaredLogger
-}
-
-func (r *reconciler) run(ctx context.Context, queue workqueue.TypedRateLimitingInterface[string], resync time.Duration) {
-	go func() {
-		t := time.NewTicker(resync)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				queue.Add(keyConverge)
-				queue.Add(keyCABundle)
-			}
-		}
-	}()
-	queue.Add(keyCABundle)
-	for {
-		key, quit := queue.Get()
-		if quit {
-			return
-		}
-		var err error
-		switch key {
-		case keyConverge:
-			err = r.converge(ctx)
-		case keyCABundle:
-			err = r.caBundle(ctx)
-		}
-		if err != nil && ctx.Err() == nil {
-			r.logger.Errorw("reconcile failed; retrying", "key", key, zap.Error(err))
-			queue.AddRateLimited(key)
-		} else {
-			queue.Forget(key)
-		}
-		queue.Done(key)
-	}
-}
-
-func (r *reconciler) converge(ctx context.Context) error {
-	if !r.store.present.Load() {
-		r.logger.Infof("%s/%s not found: leaving Knative's ConfigMaps alone", system.Namespace(), revisions.ConfigName)
-		return nil
-	}
-	writes, err := r.converger.Converge(ctx, r.store.get())
-	for _, w := range writes {
-		r.logger.Infow("converged a Knative ConfigMap", "namespace", w.Namespace, "name", w.Name, "keys", w.Keys)
-	}
-	return err
-}
-
-// caBundle writes the CA of SecretName into every webhook of
-// revisions.WebhookConfigurationName that does not carry it yet.
-func (r *reconciler) caBundle(ctx context.Context) error {
-	s, err := r.secrets.Secrets(system.Namespace()).Get(SecretName)
-	if apierrors.IsNotFound(err) {
-		return nil
-	} else if err != nil {
-		return err
-	}
-	ca := s.Data[certresources.CACert]
-	if len(ca) == 0 {
-		return nil // the certificates controller has not filled it yet
-	}
-	mwc, err := r.kube.AdmissionregistrationV1().MutatingWebhookConfigurations().Get(ctx, revisions.WebhookConfigurationName, metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
-		return nil
-	} else if err != nil {
-		return err
-	}
-	changed := false
-	for i := range mwc.Webhooks {
-		if !bytes.Equal(mwc.Webhooks[i].ClientConfig.CABundle, ca) {
-			mwc.Webhooks[i].ClientConfig.CABundle = ca
-			changed = true
-		}
-	}
-	if !changed {
-		return nil
-	}
-	_, err = r.kube.AdmissionregistrationV1().MutatingWebhookConfigurations().Update(ctx, mwc, metav1.UpdateOptions{FieldManager: "kntrace"})
-	if err == nil {
-		r.logger.Infow("wrote the CA into the webhook configuration", "name", revisions.WebhookConfigurationName)
 	}
 	return err
 }

@@ -28,7 +28,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/kntrace/kntrace/configmaps"
-	"github.com/kntrace/kntrace/revisions"
+	"github.com/kntrace/kntrace/conventions"
+	"github.com/kntrace/kntrace/internal/leakcheck"
 	"github.com/kntrace/kntrace/test/apiserver"
 	"github.com/kntrace/kntrace/webhook"
 )
@@ -40,7 +41,7 @@ func TestRunStopsCleanly(t *testing.T) {
 	if _, err := startCluster(t, srv, t.TempDir()); err != nil {
 		t.Fatal(err)
 	}
-	t.Setenv("SYSTEM_NAMESPACE", revisions.SystemNamespace)
+	t.Setenv("SYSTEM_NAMESPACE", conventions.SystemNamespace)
 	before := goleak.IgnoreCurrent()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -66,14 +67,9 @@ func TestRunStopsCleanly(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("Run did not return within 30s of its context ending")
 	}
-	goleak.VerifyNone(t, before,
-		// client-go's HTTP/2 and connection pools outlive a client; the
-		// API server connection is shared with the test's own clients.
-		goleak.IgnoreTopFunction("net/http.(*persistConn).readLoop"),
-		goleak.IgnoreTopFunction("net/http.(*persistConn).writeLoop"),
-		goleak.IgnoreTopFunction("golang.org/x/net/http2.(*clientConnReadLoop).run"),
-		goleak.IgnoreAnyFunction("k8s.io/client-go/util/workqueue.(*Typed[...]).updateUnfinishedWorkLoop"),
-	)
+	// client-go's connection pools outlive a client; the API server
+	// connection is shared with the test's own clients.
+	goleak.VerifyNone(t, append(leakcheck.KnativeProcess(), before)...)
 }
 
 func TestRunNeedsSystemNamespace(t *testing.T) {

@@ -34,6 +34,7 @@ import (
 	"github.com/jaegertracing/jaeger-idl/model/v1"
 
 	"github.com/kntrace/kntrace/activatorhooks"
+	"github.com/kntrace/kntrace/coldstart"
 	"github.com/kntrace/kntrace/jaeger"
 	"github.com/kntrace/kntrace/test/plane"
 )
@@ -327,8 +328,8 @@ func TestB3ThroughTheActivator(t *testing.T) {
 }
 
 // timelineQueue is a queue-proxy stand-in that reports its cold-start
-// timeline like kntrace's queue-proxy (activatorhooks/internal/timelinequeue).
-const timelineQueue = "ko://github.com/kntrace/kntrace/activatorhooks/internal/timelinequeue"
+// timeline like kntrace's queue-proxy (cmd/activator/testdata/timelinequeue).
+const timelineQueue = "ko://github.com/kntrace/kntrace/cmd/activator/testdata/timelinequeue"
 
 // TestColdStartPhasesThroughTheActivator: this activator, a revision at
 // zero whose pods report their timeline. The cold request's span is marked
@@ -374,10 +375,10 @@ func TestColdStartPhasesThroughTheActivator(t *testing.T) {
 			"throttler_try": func(s *model.Span) bool { return s.OperationName == "throttler_try" },
 		}
 		if cold {
-			for _, ph := range activatorhooks.Phases() {
+			for _, ph := range coldstart.Phases() {
 				want["phase "+ph] = func(s *model.Span) bool {
-					v, _ := tag(s, activatorhooks.AttrPhase)
-					return s.OperationName == activatorhooks.SpanPhasePrefix+ph && v == ph
+					v, _ := tag(s, coldstart.AttrPhase)
+					return s.OperationName == coldstart.SpanPhasePrefix+ph && v == ph
 				}
 			}
 		}
@@ -387,9 +388,9 @@ func TestColdStartPhasesThroughTheActivator(t *testing.T) {
 			t.Errorf("cold=%v: request span faas.coldstart = %v (set %v), want true on the cold request, none on the warm one", cold, v, ok)
 		}
 		var phases []*model.Span
-		for _, ph := range activatorhooks.Phases() {
+		for _, ph := range coldstart.Phases() {
 			for _, s := range tr.Spans {
-				if s.OperationName == activatorhooks.SpanPhasePrefix+ph {
+				if s.OperationName == coldstart.SpanPhasePrefix+ph {
 					phases = append(phases, s)
 				}
 			}

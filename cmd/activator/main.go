@@ -16,17 +16,17 @@ limitations under the License.
 
 // Command activator is Knative Serving's activator (v0.50.0) with kntrace's
 // tracing hooks: a drop-in replacement for knative.dev/serving/cmd/activator.
-// See package activatorhooks/activatormain and docs/activator.md.
+// See package activator and docs/activator.md.
 package main
 
 import (
 	"log"
 
-	"github.com/kntrace/kntrace/activatorhooks/activatormain"
+	"github.com/kntrace/kntrace/activator"
 )
 
 func main() {
-	if err := activatormain.Main(); err != nil {
+	if err := activator.Main(); err != nil {
 		log.Fatal(err)
 	}
 }

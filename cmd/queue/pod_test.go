@@ -46,7 +46,7 @@ import (
 	svcresources "knative.dev/serving/pkg/reconciler/service/resources"
 	"sigs.k8s.io/yaml"
 
-	"github.com/kntrace/kntrace/revisions"
+	"github.com/kntrace/kntrace/conventions"
 	"github.com/kntrace/kntrace/test/manifests"
 	"github.com/kntrace/kntrace/test/proc"
 )
@@ -148,8 +148,8 @@ func makePod(t testing.TB, rs revisionSpec) podSpec {
 					Env: []corev1.EnvVar{
 						{Name: "OTEL_SERVICE_NAME", Value: appService},
 						{Name: "OTEL_BSP_SCHEDULE_DELAY", Value: "100"},
-						// What kntrace's webhook injects (revisions.RelayEndpoint).
-						{Name: "OTEL_EXPORTER_OTLP_ENDPOINT", Value: revisions.RelayEndpoint},
+						// What kntrace's webhook injects (conventions.RelayEndpoint).
+						{Name: "OTEL_EXPORTER_OTLP_ENDPOINT", Value: conventions.RelayEndpoint},
 					},
 				}}},
 			},

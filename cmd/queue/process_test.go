@@ -31,8 +31,8 @@ import (
 
 	model "github.com/jaegertracing/jaeger-idl/model/v1"
 
+	"github.com/kntrace/kntrace/coldstart"
 	"github.com/kntrace/kntrace/jaeger"
-	"github.com/kntrace/kntrace/scaling"
 	"github.com/kntrace/kntrace/test/backends"
 	"github.com/kntrace/kntrace/test/binaries"
 )
@@ -207,7 +207,7 @@ func TestB3AndColdStart(t *testing.T) {
 				if err != nil {
 					t.Fatalf("request %d: %v\nqueue-proxy log:\n%s", i, err, p.queue.LogTail(20))
 				}
-				r.timeline = resp.Header.Get(scaling.TimelineHeader)
+				r.timeline = resp.Header.Get(coldstart.Header)
 				reqs = append(reqs, r)
 			}
 
@@ -225,7 +225,7 @@ func TestB3AndColdStart(t *testing.T) {
 					}
 				}
 				continued := srv.TraceID.String() == r.trace && srv.ParentSpanID().String() == r.span
-				coldSpans := spansBy(tr, testService, scaling.SpanColdStart)
+				coldSpans := spansBy(tr, testService, coldstart.SpanColdStart)
 				switch side {
 				case sideKntrace:
 					if !continued {
@@ -247,14 +247,14 @@ func TestB3AndColdStart(t *testing.T) {
 						}
 					}
 					if first := i == 0; (len(coldSpans) == 1) != first || (r.timeline != "") != first {
-						t.Errorf("request %d: %d %s spans and %s %q; want them on the first request only", i, len(coldSpans), scaling.SpanColdStart, scaling.TimelineHeader, r.timeline)
+						t.Errorf("request %d: %d %s spans and %s %q; want them on the first request only", i, len(coldSpans), coldstart.SpanColdStart, coldstart.Header, r.timeline)
 					}
 					if i == 0 {
-						if _, _, err := scaling.ParseTimelineHeader(r.timeline); err != nil {
+						if _, _, err := coldstart.ParseHeader(r.timeline); err != nil {
 							t.Errorf("first response: %v", err)
 						}
 						if ps := spanByID(tr, coldSpans[0].ParentSpanID()); ps != srv {
-							t.Errorf("%s is not a child of the server span:%s", scaling.SpanColdStart, describe(tr))
+							t.Errorf("%s is not a child of the server span:%s", coldstart.SpanColdStart, describe(tr))
 						}
 					}
 				case sideUpstream:

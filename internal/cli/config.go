@@ -54,7 +54,7 @@ func (f *configFlags) client(g *globals) (*configmaps.Client, error) {
 	if err != nil {
 		return nil, usageError("--%v", err)
 	}
-	kube, err := g.kube()
+	kube, _, err := g.clients()
 	if err != nil {
 		return nil, err
 	}

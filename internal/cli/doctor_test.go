@@ -23,6 +23,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -38,44 +39,12 @@ import (
 	servingclient "knative.dev/serving/pkg/client/clientset/versioned"
 
 	"github.com/kntrace/kntrace/configmaps"
+	"github.com/kntrace/kntrace/conventions"
+	"github.com/kntrace/kntrace/internal/doctor"
 	"github.com/kntrace/kntrace/test/apiserver"
 	"github.com/kntrace/kntrace/test/backends"
 	"github.com/kntrace/kntrace/test/manifests"
 )
-
-func TestCollectorAddress(t *testing.T) {
-	tests := []struct {
-		name, endpoint, protocol, want, wantErr string
-	}{
-		{name: "grpc URL", endpoint: "http://otel:4317", protocol: "grpc", want: "otel:4317"},
-		{name: "grpc URL without port", endpoint: "http://otel", protocol: "grpc", want: "otel:4317"},
-		{name: "http URL without port", endpoint: "http://otel/v1/traces", protocol: "http/protobuf", want: "otel:4318"},
-		{name: "https without port", endpoint: "https://otel", protocol: "grpc", want: "otel:443"},
-		{name: "host:port", endpoint: "127.0.0.1:4317", want: "127.0.0.1:4317"},
-		{name: "IPv6", endpoint: "http://[::1]:4317", want: "[::1]:4317"},
-		{name: "no port", endpoint: "otel", wantErr: "want a URL or host:port"},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			_, got, err := collectorAddress(tc.endpoint, tc.protocol)
-			if tc.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-					t.Fatalf("error = %v, want %q", err, tc.wantErr)
-				}
-				return
-			}
-			if err != nil || got != tc.want {
-				t.Errorf("collectorAddress = %q, %v; want %q", got, err, tc.want)
-			}
-		})
-	}
-	for host, want := range map[string]bool{"otel-collector": true, "otel.kntrace-system": true, "otel.kntrace-system.svc": true,
-		"otel.kntrace-system.svc.cluster.local": true, "127.0.0.1": false, "localhost": false, "collector.example.com": false} {
-		if got := clusterOnly(host); got != want {
-			t.Errorf("clusterOnly(%q) = %v, want %v", host, got, want)
-		}
-	}
-}
 
 // fakeWebhook stands in for kntrace's webhook (cmd/webhook): it adds
 // OTEL_EXPORTER_OTLP_ENDPOINT to every container of a Service annotated
@@ -106,11 +75,11 @@ func (w *fakeWebhook) serve(rw http.ResponseWriter, r *http.Request) {
 	}
 	resp := &admissionv1.AdmissionResponse{UID: review.Request.UID, Allowed: true}
 	var svc servingv1.Service
-	if err := json.Unmarshal(review.Request.Object.Raw, &svc); err == nil && w.inject.Load() && svc.Annotations[InjectAnnotation] == "true" {
+	if err := json.Unmarshal(review.Request.Object.Raw, &svc); err == nil && w.inject.Load() && svc.Annotations[conventions.InjectAnnotation] == "true" {
 		var ops []map[string]any
-		env := corev1.EnvVar{Name: InjectedEnv, Value: "http://127.0.0.1:4318"}
+		env := corev1.EnvVar{Name: conventions.EnvEndpoint, Value: "http://127.0.0.1:4318"}
 		for i, c := range svc.Spec.Template.Spec.Containers {
-			if _, ok := envValue(c.Env, InjectedEnv); ok {
+			if slices.ContainsFunc(c.Env, func(e corev1.EnvVar) bool { return e.Name == conventions.EnvEndpoint }) {
 				continue
 			}
 			path := fmt.Sprintf("/spec/template/spec/containers/%d/env", i)
@@ -136,9 +105,9 @@ func (w *fakeWebhook) config() *admissionregistrationv1.MutatingWebhookConfigura
 	fail := admissionregistrationv1.Fail
 	none := admissionregistrationv1.SideEffectClassNone
 	return &admissionregistrationv1.MutatingWebhookConfiguration{
-		ObjectMeta: metav1.ObjectMeta{Name: WebhookConfigName},
+		ObjectMeta: metav1.ObjectMeta{Name: conventions.WebhookConfigurationName},
 		Webhooks: []admissionregistrationv1.MutatingWebhook{{
-			Name:                    WebhookConfigName,
+			Name:                    conventions.WebhookConfigurationName,
 			ClientConfig:            admissionregistrationv1.WebhookClientConfig{URL: &url, CABundle: ca},
 			Rules:                   []admissionregistrationv1.RuleWithOperations{{Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create, admissionregistrationv1.Update}, Rule: admissionregistrationv1.Rule{APIGroups: []string{"serving.knative.dev"}, APIVersions: []string{"v1"}, Resources: []string{"services"}}}},
 			FailurePolicy:           &fail,
@@ -196,13 +165,13 @@ func newDoctorWorld(t *testing.T) *doctorWorld {
 		created.Status.Replicas, created.Status.ReadyReplicas = 1, 1
 		must[*appsv1.Deployment](t)(w.kube.AppsV1().Deployments(ns).UpdateStatus(ctx, created, metav1.UpdateOptions{}))
 	}
-	for _, ns := range []string{SystemNamespace, "demo"} {
+	for _, ns := range []string{conventions.SystemNamespace, "demo"} {
 		must[*corev1.Namespace](t)(w.kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}))
 	}
 	deploy(configmaps.ServingNamespace, "controller", "gcr.io/knative-releases/knative.dev/serving/cmd/controller:v1.23.0", version)
 	deploy(configmaps.ServingNamespace, "activator", "kntrace.dev/activator:test", version)
 	deploy(configmaps.EventingNamespace, "eventing-controller", "gcr.io/knative-releases/knative.dev/eventing/cmd/controller:v1.23.0", version)
-	deploy(SystemNamespace, WebhookDeployment, "kntrace.dev/webhook:test", nil)
+	deploy(conventions.SystemNamespace, conventions.WebhookDeployment, "kntrace.dev/webhook:test", nil)
 
 	cc := configmaps.NewClient(w.kube)
 	proto, endpoint, rate := "grpc", w.stack.Collector.GRPCEndpoint(), 1.0
@@ -226,7 +195,7 @@ func (w *doctorWorld) installWebhook(t *testing.T) {
 	ctx := context.Background()
 	must[*admissionregistrationv1.MutatingWebhookConfiguration](t)(w.kube.AdmissionregistrationV1().MutatingWebhookConfigurations().Create(ctx, w.webhook.config(), metav1.CreateOptions{}))
 	probe := &servingv1.Service{
-		ObjectMeta: metav1.ObjectMeta{Name: "wait-for-webhook", Namespace: "demo", Annotations: map[string]string{InjectAnnotation: "true"}},
+		ObjectMeta: metav1.ObjectMeta{Name: "wait-for-webhook", Namespace: "demo", Annotations: map[string]string{conventions.InjectAnnotation: "true"}},
 		Spec: servingv1.ServiceSpec{ConfigurationSpec: servingv1.ConfigurationSpec{Template: servingv1.RevisionTemplateSpec{
 			Spec: servingv1.RevisionSpec{PodSpec: corev1.PodSpec{Containers: []corev1.Container{{Image: "x"}}}},
 		}}},
@@ -234,7 +203,7 @@ func (w *doctorWorld) installWebhook(t *testing.T) {
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		got, err := w.serving.ServingV1().Services("demo").Create(ctx, probe, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
-		if err == nil && templateHasEnv(got, InjectedEnv) {
+		if err == nil && slices.ContainsFunc(got.Spec.Template.Spec.Containers[0].Env, func(e corev1.EnvVar) bool { return e.Name == conventions.EnvEndpoint }) {
 			return
 		}
 		if time.Now().After(deadline) {
@@ -281,26 +250,26 @@ func (w *doctorWorld) createService(t *testing.T, ns, name string, annotated boo
 		}}},
 	}
 	if annotated {
-		s.Annotations = map[string]string{InjectAnnotation: "true"}
+		s.Annotations = map[string]string{conventions.InjectAnnotation: "true"}
 	}
 	must[*servingv1.Service](t)(w.serving.ServingV1().Services(ns).Create(context.Background(), s, metav1.CreateOptions{}))
 }
 
-func (w *doctorWorld) doctor(t *testing.T, args ...string) (int, DoctorReport, string) {
+func (w *doctorWorld) doctor(t *testing.T, args ...string) (int, doctor.Report, string) {
 	t.Helper()
 	base := []string{"doctor", "--kubeconfig", w.srv.Kubeconfig, "--jaeger", w.stack.Jaeger.QueryGRPC, "-n", "demo", "--timeout", "3s", "-o", "json"}
 	code, out, stderr := run(t, append(base, args...)...)
-	var r DoctorReport
+	var r doctor.Report
 	if err := json.Unmarshal([]byte(out), &r); err != nil {
 		t.Fatalf("doctor -o json: %v\nstdout: %s\nstderr: %s", err, out, stderr)
 	}
 	return code, r, stderr
 }
 
-func notPassed(r DoctorReport) []DoctorCheck {
-	var out []DoctorCheck
+func notPassed(r doctor.Report) []doctor.Check {
+	var out []doctor.Check
 	for _, c := range r.Checks {
-		if c.Status != StatusPass {
+		if c.Status != doctor.StatusPass {
 			out = append(out, c)
 		}
 	}
@@ -350,7 +319,7 @@ func TestDoctorAgainstAPIServer(t *testing.T) {
 		args       []string
 		break_     func(t *testing.T) (undo func())
 		wantName   string
-		wantStatus CheckStatus
+		wantStatus doctor.Status
 		wantMsg    string
 		wantFix    string
 	}{{
@@ -358,31 +327,31 @@ func TestDoctorAgainstAPIServer(t *testing.T) {
 		break_: func(t *testing.T) func() {
 			return w.patchCM(t, serving, obs, map[string]*string{configmaps.EndpointKey: ptrTo("10.0.0.1:4317")})
 		},
-		wantName: "config/knative-serving/config-observability", wantStatus: StatusFail, wantMsg: "crash-loops", wantFix: "http://10.0.0.1:4317",
+		wantName: "config/knative-serving/config-observability", wantStatus: doctor.StatusFail, wantMsg: "crash-loops", wantFix: "http://10.0.0.1:4317",
 	}, {
 		name: "scheme-less endpoint silently becomes https",
 		break_: func(t *testing.T) func() {
 			return w.patchCM(t, eventing, obs, map[string]*string{configmaps.EndpointKey: ptrTo("otel-collector:4317")})
 		},
-		wantName: "config/knative-eventing/config-observability", wantStatus: StatusFail, wantMsg: "https://otel-collector:4317", wantFix: "http://otel-collector:4317",
+		wantName: "config/knative-eventing/config-observability", wantStatus: doctor.StatusFail, wantMsg: "https://otel-collector:4317", wantFix: "http://otel-collector:4317",
 	}, {
 		name: "protocol without a rate samples nothing",
 		break_: func(t *testing.T) func() {
 			return w.patchCM(t, serving, obs, map[string]*string{configmaps.SamplingRateKey: nil})
 		},
-		wantName: "config/knative-serving/config-observability", wantStatus: StatusFail, wantMsg: "Knative uses 0", wantFix: "--sampling-rate 0.1",
+		wantName: "config/knative-serving/config-observability", wantStatus: doctor.StatusFail, wantMsg: "Knative uses 0", wantFix: "--sampling-rate 0.1",
 	}, {
 		name: "grpc endpoint with an HTTP path",
 		break_: func(t *testing.T) func() {
 			return w.patchCM(t, serving, obs, map[string]*string{configmaps.EndpointKey: ptrTo(collector + "/v1/traces")})
 		},
-		wantName: "config/knative-serving/config-observability", wantStatus: StatusFail, wantMsg: "grpc ignores paths", wantFix: "protocol http/protobuf",
+		wantName: "config/knative-serving/config-observability", wantStatus: doctor.StatusFail, wantMsg: "grpc ignores paths", wantFix: "protocol http/protobuf",
 	}, {
 		name: "http/protobuf endpoint without a path",
 		break_: func(t *testing.T) func() {
 			return w.patchCM(t, eventing, obs, map[string]*string{configmaps.ProtocolKey: ptrTo("http/protobuf"), configmaps.EndpointKey: ptrTo("http://" + w.stack.Collector.HTTP)})
 		},
-		wantName: "config/knative-eventing/config-observability", wantStatus: StatusFail, wantMsg: "posts to the URL exactly as given", wantFix: "http://" + w.stack.Collector.HTTP + "/v1/traces",
+		wantName: "config/knative-eventing/config-observability", wantStatus: doctor.StatusFail, wantMsg: "posts to the URL exactly as given", wantFix: "http://" + w.stack.Collector.HTTP + "/v1/traces",
 	}, {
 		name: "OTEL_TRACES_SAMPLER_ARG without OTEL_TRACES_SAMPLER on the activator",
 		break_: func(t *testing.T) func() {
@@ -395,7 +364,7 @@ func TestDoctorAgainstAPIServer(t *testing.T) {
 				must[*appsv1.Deployment](t)(w.kube.AppsV1().Deployments(serving).Update(ctx, d, metav1.UpdateOptions{}))
 			}
 		},
-		wantName: "env/OTEL_TRACES_SAMPLER", wantStatus: StatusFail, wantMsg: "knative-serving/activator container activator sets OTEL_TRACES_SAMPLER_ARG=\"0.5\"",
+		wantName: "env/OTEL_TRACES_SAMPLER", wantStatus: doctor.StatusFail, wantMsg: "knative-serving/activator container activator sets OTEL_TRACES_SAMPLER_ARG=\"0.5\"",
 		wantFix: "set env deployment/activator -c activator OTEL_TRACES_SAMPLER=parentbased_traceidratio",
 	}, {
 		name: "configured collector not reachable",
@@ -405,7 +374,7 @@ func TestDoctorAgainstAPIServer(t *testing.T) {
 			u2 := w.patchCM(t, eventing, obs, map[string]*string{configmaps.EndpointKey: &dead})
 			return func() { u1(); u2() }
 		},
-		wantName: "collector", wantStatus: StatusFail, wantMsg: "is not reachable", wantFix: "start the collector",
+		wantName: "collector", wantStatus: doctor.StatusFail, wantMsg: "is not reachable", wantFix: "start the collector",
 	}, {
 		name: "OTLP/HTTP collector answers 404 at the configured path",
 		break_: func(t *testing.T) func() {
@@ -414,50 +383,50 @@ func TestDoctorAgainstAPIServer(t *testing.T) {
 			u2 := w.patchCM(t, eventing, obs, edits)
 			return func() { u1(); u2() }
 		},
-		wantName: "collector", wantStatus: StatusFail, wantMsg: "404: no OTLP/HTTP receiver at this path", wantFix: "/v1/traces",
+		wantName: "collector", wantStatus: doctor.StatusFail, wantMsg: "404: no OTLP/HTTP receiver at this path", wantFix: "/v1/traces",
 	}, {
 		name:     "--collector not reachable",
 		args:     []string{"--collector", closedAddr(t)},
-		wantName: "collector", wantStatus: StatusFail, wantMsg: "(from --collector) is not reachable",
+		wantName: "collector", wantStatus: doctor.StatusFail, wantMsg: "(from --collector) is not reachable",
 	}, {
 		name:     "Jaeger not reachable",
 		args:     []string{"--jaeger", closedAddr(t)},
-		wantName: "jaeger", wantStatus: StatusFail, wantMsg: "unreachable", wantFix: "--jaeger HOST:PORT",
+		wantName: "jaeger", wantStatus: doctor.StatusFail, wantMsg: "unreachable", wantFix: "--jaeger HOST:PORT",
 	}, {
 		name: "webhook not installed",
 		break_: func(t *testing.T) func() {
-			if err := w.kube.AdmissionregistrationV1().MutatingWebhookConfigurations().Delete(ctx, WebhookConfigName, metav1.DeleteOptions{}); err != nil {
+			if err := w.kube.AdmissionregistrationV1().MutatingWebhookConfigurations().Delete(ctx, conventions.WebhookConfigurationName, metav1.DeleteOptions{}); err != nil {
 				t.Fatal(err)
 			}
 			return func() { w.installWebhook(t) }
 		},
-		wantName: "webhook/installed", wantStatus: StatusFail, wantMsg: "MutatingWebhookConfiguration kntrace.webhook.kntrace.dev not found", wantFix: "ko apply -Rf config/",
+		wantName: "webhook/installed", wantStatus: doctor.StatusFail, wantMsg: "MutatingWebhookConfiguration kntrace.webhook.kntrace.dev not found", wantFix: "ko apply -Rf config/",
 	}, {
 		name: "webhook Deployment not ready",
 		break_: func(t *testing.T) func() {
 			setReady := func(n int32) {
-				d := must[*appsv1.Deployment](t)(w.kube.AppsV1().Deployments(SystemNamespace).Get(ctx, WebhookDeployment, metav1.GetOptions{}))
+				d := must[*appsv1.Deployment](t)(w.kube.AppsV1().Deployments(conventions.SystemNamespace).Get(ctx, conventions.WebhookDeployment, metav1.GetOptions{}))
 				d.Status.ReadyReplicas = n
-				must[*appsv1.Deployment](t)(w.kube.AppsV1().Deployments(SystemNamespace).UpdateStatus(ctx, d, metav1.UpdateOptions{}))
+				must[*appsv1.Deployment](t)(w.kube.AppsV1().Deployments(conventions.SystemNamespace).UpdateStatus(ctx, d, metav1.UpdateOptions{}))
 			}
 			setReady(0)
 			return func() { setReady(1) }
 		},
-		wantName: "webhook/deployment", wantStatus: StatusFail, wantMsg: "has no ready replica", wantFix: "logs deployment/kntrace-webhook",
+		wantName: "webhook/deployment", wantStatus: doctor.StatusFail, wantMsg: "has no ready replica", wantFix: "logs deployment/kntrace-webhook",
 	}, {
 		name: "webhook not answering",
 		break_: func(t *testing.T) func() {
 			w.webhook.broken.Store(true)
 			return func() { w.webhook.broken.Store(false) }
 		},
-		wantName: "webhook/answering", wantStatus: StatusFail, wantMsg: "was not admitted", wantFix: "caBundle",
+		wantName: "webhook/answering", wantStatus: doctor.StatusFail, wantMsg: "was not admitted", wantFix: "caBundle",
 	}, {
 		name: "webhook answering without injecting",
 		break_: func(t *testing.T) func() {
 			w.webhook.inject.Store(false)
 			return func() { w.webhook.inject.Store(true) }
 		},
-		wantName: "webhook/answering", wantStatus: StatusFail, wantMsg: "the webhook did not inject", wantFix: "objectSelector",
+		wantName: "webhook/answering", wantStatus: doctor.StatusFail, wantMsg: "the webhook did not inject", wantFix: "objectSelector",
 	}, {
 		name: "Service applied while the webhook was down",
 		break_: func(t *testing.T) func() {
@@ -470,7 +439,7 @@ func TestDoctorAgainstAPIServer(t *testing.T) {
 				}
 			}
 		},
-		wantName: "services", wantStatus: StatusFail, wantMsg: "Service demo/stale asks for injection but its template has no OTEL_EXPORTER_OTLP_ENDPOINT",
+		wantName: "services", wantStatus: doctor.StatusFail, wantMsg: "Service demo/stale asks for injection but its template has no OTEL_EXPORTER_OTLP_ENDPOINT",
 		wantFix: "kubectl -n demo annotate ksvc stale kntrace.dev/inject=true --overwrite",
 	}, {
 		name: "annotation on the template, where kn trace enable writes it",
@@ -478,7 +447,7 @@ func TestDoctorAgainstAPIServer(t *testing.T) {
 			s := &servingv1.Service{
 				ObjectMeta: metav1.ObjectMeta{Name: "enabled-on-template", Namespace: "demo"},
 				Spec: servingv1.ServiceSpec{ConfigurationSpec: servingv1.ConfigurationSpec{Template: servingv1.RevisionTemplateSpec{
-					ObjectMeta: metav1.ObjectMeta{Annotations: map[string]string{InjectAnnotation: "true"}},
+					ObjectMeta: metav1.ObjectMeta{Annotations: map[string]string{conventions.InjectAnnotation: "true"}},
 					Spec:       servingv1.RevisionSpec{PodSpec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "x"}}}},
 				}}},
 			}
@@ -491,7 +460,7 @@ func TestDoctorAgainstAPIServer(t *testing.T) {
 				}
 			}
 		},
-		wantName: "services", wantStatus: StatusFail, wantMsg: "Service demo/enabled-on-template asks for injection but its template has no OTEL_EXPORTER_OTLP_ENDPOINT",
+		wantName: "services", wantStatus: doctor.StatusFail, wantMsg: "Service demo/enabled-on-template asks for injection but its template has no OTEL_EXPORTER_OTLP_ENDPOINT",
 		wantFix: "kubectl -n demo annotate ksvc enabled-on-template",
 	}, {
 		name: "an app's OTEL_TRACES_SAMPLER_ARG without OTEL_TRACES_SAMPLER is a warning",
@@ -510,20 +479,20 @@ func TestDoctorAgainstAPIServer(t *testing.T) {
 				}
 			}
 		},
-		wantName: "services", wantStatus: StatusWarn, wantMsg: `Service demo/sampled container "app" sets OTEL_TRACES_SAMPLER_ARG="0.25" without OTEL_TRACES_SAMPLER`,
+		wantName: "services", wantStatus: doctor.StatusWarn, wantMsg: `Service demo/sampled container "app" sets OTEL_TRACES_SAMPLER_ARG="0.25" without OTEL_TRACES_SAMPLER`,
 		wantFix: "add OTEL_TRACES_SAMPLER=parentbased_traceidratio",
 	}, {
 		name: "upstream queue-proxy is a warning",
 		break_: func(t *testing.T) func() {
 			return w.patchCM(t, serving, "config-deployment", map[string]*string{"queue-sidecar-image": ptrTo("gcr.io/knative-releases/knative.dev/serving/cmd/queue:v1.23.0")})
 		},
-		wantName: "queue-proxy", wantStatus: StatusWarn, wantMsg: "upstream queue-proxy", wantFix: "queue-sidecar-image",
+		wantName: "queue-proxy", wantStatus: doctor.StatusWarn, wantMsg: "upstream queue-proxy", wantFix: "queue-sidecar-image",
 	}, {
 		name: "podinfo disabled is a warning",
 		break_: func(t *testing.T) func() {
 			return w.patchCM(t, serving, "config-features", map[string]*string{"queueproxy.mount-podinfo": ptrTo("disabled")})
 		},
-		wantName: "podinfo", wantStatus: StatusWarn, wantMsg: `queueproxy.mount-podinfo is "disabled"`, wantFix: `"queueproxy.mount-podinfo":"enabled"`,
+		wantName: "podinfo", wantStatus: doctor.StatusWarn, wantMsg: `queueproxy.mount-podinfo is "disabled"`, wantFix: `"queueproxy.mount-podinfo":"enabled"`,
 	}}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -533,7 +502,7 @@ func TestDoctorAgainstAPIServer(t *testing.T) {
 			}
 			code, r, stderr := w.doctor(t, tc.args...)
 			wantCode := ExitOK
-			if tc.wantStatus == StatusFail {
+			if tc.wantStatus == doctor.StatusFail {
 				wantCode = ExitDiagnose
 			}
 			if code != wantCode {
@@ -547,7 +516,7 @@ func TestDoctorAgainstAPIServer(t *testing.T) {
 			if c.Name != tc.wantName || c.Status != tc.wantStatus || !strings.Contains(c.Message, tc.wantMsg) || !strings.Contains(c.Fix, tc.wantFix) {
 				t.Errorf("check = %+v\nwant name %s, status %s, message with %q, fix with %q", c, tc.wantName, tc.wantStatus, tc.wantMsg, tc.wantFix)
 			}
-			if tc.wantStatus == StatusFail && c.Fix == "" {
+			if tc.wantStatus == doctor.StatusFail && c.Fix == "" {
 				t.Error("a failure without a fix")
 			}
 		})

@@ -25,13 +25,13 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/client-go/util/retry"
 	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
-	servingclient "knative.dev/serving/pkg/client/clientset/versioned"
 
+	"github.com/kntrace/kntrace/conventions"
 	"github.com/kntrace/kntrace/revisions"
+	"github.com/kntrace/kntrace/settings"
 )
 
 // How enable and disable changed a Service's template.
@@ -95,19 +95,19 @@ the same settings writes nothing.`,
   kn trace enable hello --sampling-rate 1 --propagators tracecontext,baggage,b3`,
 		Args: exactArgs("SERVICE"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			want := map[string]string{revisions.InjectAnnotation: "true"}
+			want := map[string]string{conventions.InjectAnnotation: "true"}
 			if cmd.Flags().Changed("sampling-rate") {
 				if _, err := revisions.ParseSamplingRate(f.samplingRate); err != nil {
 					return usageError("--sampling-rate %q: want a number in [0, 1]", f.samplingRate)
 				}
-				want[revisions.SamplingRateAnnotation] = f.samplingRate
+				want[conventions.SamplingRateAnnotation] = f.samplingRate
 			}
 			if cmd.Flags().Changed("propagators") {
 				p, err := revisions.ParsePropagators(f.propagators)
 				if err != nil {
 					return usageError("--propagators %q: %s", f.propagators, err.Details)
 				}
-				want[revisions.PropagatorsAnnotation] = p
+				want[conventions.PropagatorsAnnotation] = p
 			}
 			return runEnable(cmd.Context(), g, &f, args[0], func(s *servingv1.Service, _ map[string]string) {
 				if s.Spec.Template.Annotations == nil {
@@ -134,15 +134,15 @@ template instead, to opt the Service out of the namespace default.`,
 		Args:    exactArgs("SERVICE"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runEnable(cmd.Context(), g, &f, args[0], func(s *servingv1.Service, nsLabels map[string]string) {
-				for _, a := range []string{revisions.InjectAnnotation, revisions.SamplingRateAnnotation, revisions.PropagatorsAnnotation} {
+				for _, a := range []string{conventions.InjectAnnotation, conventions.SamplingRateAnnotation, conventions.PropagatorsAnnotation} {
 					delete(s.Annotations, a)
 					delete(s.Spec.Template.Annotations, a)
 				}
-				if nsLabels[revisions.NamespaceLabel] == revisions.NamespaceEnabled {
+				if nsLabels[conventions.NamespaceLabel] == conventions.NamespaceEnabled {
 					if s.Spec.Template.Annotations == nil {
 						s.Spec.Template.Annotations = map[string]string{}
 					}
-					s.Spec.Template.Annotations[revisions.InjectAnnotation] = "false"
+					s.Spec.Template.Annotations[conventions.InjectAnnotation] = "false"
 				}
 				if len(s.Annotations) == 0 {
 					s.Annotations = nil
@@ -177,20 +177,12 @@ func runEnable(ctx context.Context, g *globals, f *enableFlags, name string, edi
 	if err != nil {
 		return err
 	}
-	cfg, err := g.restConfig()
-	if err != nil {
-		return err
-	}
-	kube, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		return err
-	}
-	serving, err := servingclient.NewForConfig(cfg)
+	kube, serving, err := g.clients()
 	if err != nil {
 		return err
 	}
 	res := &EnableResult{Namespace: ns, Service: name, Mode: ModeDirect}
-	if _, err := kube.AdmissionregistrationV1().MutatingWebhookConfigurations().Get(ctx, revisions.WebhookConfigurationName, metav1.GetOptions{}); err == nil {
+	if _, err := kube.AdmissionregistrationV1().MutatingWebhookConfigurations().Get(ctx, conventions.WebhookConfigurationName, metav1.GetOptions{}); err == nil {
 		res.Mode = ModeWebhook
 	} else if !apierrors.IsNotFound(err) {
 		res.Warnings = append(res.Warnings, fmt.Sprintf("cannot tell whether the kntrace webhook is installed (%v): patching the template directly", err))
@@ -199,20 +191,20 @@ func runEnable(ctx context.Context, g *globals, f *enableFlags, name string, edi
 	if n, err := kube.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{}); err == nil {
 		nsLabels = n.Labels
 	} else {
-		res.Warnings = append(res.Warnings, fmt.Sprintf("cannot read namespace %s (%v): its %s label is not taken into account", ns, err, revisions.NamespaceLabel))
+		res.Warnings = append(res.Warnings, fmt.Sprintf("cannot read namespace %s (%v): its %s label is not taken into account", ns, err, conventions.NamespaceLabel))
 	}
-	kntraceCfg := revisions.DefaultConfig()
+	kntraceCfg := settings.DefaultConfig()
 	if res.Mode == ModeDirect {
-		cm, err := kube.CoreV1().ConfigMaps(revisions.SystemNamespace).Get(ctx, revisions.ConfigName, metav1.GetOptions{})
+		cm, err := kube.CoreV1().ConfigMaps(conventions.SystemNamespace).Get(ctx, settings.ConfigName, metav1.GetOptions{})
 		switch {
 		case err == nil:
-			if kntraceCfg, err = revisions.NewConfigFromConfigMap(cm); err != nil {
+			if kntraceCfg, err = settings.NewConfigFromConfigMap(cm); err != nil {
 				return &ExitError{Code: ExitRefused, Err: err}
 			}
 		case apierrors.IsNotFound(err):
-			res.Warnings = append(res.Warnings, fmt.Sprintf("no %s/%s: using kntrace's defaults (collector %s)", revisions.SystemNamespace, revisions.ConfigName, kntraceCfg.AppEndpoint()))
+			res.Warnings = append(res.Warnings, fmt.Sprintf("no %s/%s: using kntrace's defaults (collector %s)", conventions.SystemNamespace, settings.ConfigName, kntraceCfg.AppEndpoint()))
 		default:
-			res.Warnings = append(res.Warnings, fmt.Sprintf("cannot read %s/%s (%v): using kntrace's defaults", revisions.SystemNamespace, revisions.ConfigName, err))
+			res.Warnings = append(res.Warnings, fmt.Sprintf("cannot read %s/%s (%v): using kntrace's defaults", conventions.SystemNamespace, settings.ConfigName, err))
 		}
 	}
 	services := serving.ServingV1().Services(ns)
@@ -257,7 +249,7 @@ func runEnable(ctx context.Context, g *globals, f *enableFlags, name string, edi
 	}
 	if res.Mode == ModeWebhook && res.Changed {
 		if wantInjected != res.Injected {
-			res.Warnings = append(res.Warnings, fmt.Sprintf("the kntrace webhook did not patch the template (injected=%v): is it running? kubectl -n %s logs deployment/kntrace-webhook", res.Injected, revisions.SystemNamespace))
+			res.Warnings = append(res.Warnings, fmt.Sprintf("the kntrace webhook did not patch the template (injected=%v): is it running? kubectl -n %s logs deployment/kntrace-webhook", res.Injected, conventions.SystemNamespace))
 		}
 	}
 	for _, w := range res.Warnings {
@@ -279,7 +271,7 @@ func runEnable(ctx context.Context, g *globals, f *enableFlags, name string, edi
 		fmt.Fprintf(g.streams.Out, "Service %s/%s updated (%s, template patched directly: no kntrace webhook installed); generation %d rolls out a new revision\n", ns, name, state, res.Generation)
 	}
 	if res.Settings != nil && res.Injected {
-		fmt.Fprintf(g.streams.Out, "  sampling rate %s, propagators %s, exporting to %s\n", revisions.FormatRate(res.Settings.SamplingRate), res.Settings.Propagators, res.Settings.Endpoint)
+		fmt.Fprintf(g.streams.Out, "  sampling rate %s, propagators %s, exporting to %s\n", conventions.FormatRate(res.Settings.SamplingRate), res.Settings.Propagators, res.Settings.Endpoint)
 	}
 	return nil
 }

@@ -29,8 +29,10 @@ import (
 	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
 	servingclient "knative.dev/serving/pkg/client/clientset/versioned"
 
+	"github.com/kntrace/kntrace/conventions"
 	"github.com/kntrace/kntrace/internal/cli"
 	"github.com/kntrace/kntrace/revisions"
+	"github.com/kntrace/kntrace/settings"
 	"github.com/kntrace/kntrace/test/apiserver"
 	"github.com/kntrace/kntrace/test/manifests"
 )
@@ -60,12 +62,12 @@ func TestEnableDisableWithoutWebhook(t *testing.T) {
 	}
 	// config-kntrace says kntrace's queue-proxy is installed: the patch must
 	// point applications at the relay, proving the CLI read it.
-	cms := srv.Client.CoreV1().ConfigMaps(revisions.SystemNamespace)
-	cm, err := cms.Get(ctx, revisions.ConfigName, metav1.GetOptions{})
+	cms := srv.Client.CoreV1().ConfigMaps(conventions.SystemNamespace)
+	cm, err := cms.Get(ctx, settings.ConfigName, metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	cm.Data[revisions.KntraceQueueProxyKey] = "true"
+	cm.Data[settings.KntraceQueueProxyKey] = "true"
 	if _, err := cms.Update(ctx, cm, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +77,7 @@ func TestEnableDisableWithoutWebhook(t *testing.T) {
 	}
 	services := serving.ServingV1().Services("default")
 	svc := &servingv1.Service{ObjectMeta: metav1.ObjectMeta{Name: "hello"}}
-	svc.Spec.Template.Spec.Containers = []corev1.Container{{Image: "example.com/hello", Env: []corev1.EnvVar{{Name: revisions.EnvServiceName, Value: "mine"}}}}
+	svc.Spec.Template.Spec.Containers = []corev1.Container{{Image: "example.com/hello", Env: []corev1.EnvVar{{Name: conventions.EnvServiceName, Value: "mine"}}}}
 	orig, err := services.Create(ctx, svc, metav1.CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -98,8 +100,8 @@ func TestEnableDisableWithoutWebhook(t *testing.T) {
 	}
 	// The same template the webhook would make from the same annotations.
 	want := orig.DeepCopy()
-	want.Spec.Template.Annotations = map[string]string{revisions.InjectAnnotation: "true", revisions.SamplingRateAnnotation: "0.5", revisions.PropagatorsAnnotation: "b3,tracecontext"}
-	wantCfg := revisions.DefaultConfig()
+	want.Spec.Template.Annotations = map[string]string{conventions.InjectAnnotation: "true", conventions.SamplingRateAnnotation: "0.5", conventions.PropagatorsAnnotation: "b3,tracecontext"}
+	wantCfg := settings.DefaultConfig()
 	wantCfg.KntraceQueueProxy = true
 	if _, err := revisions.Patch(revisions.ServiceTarget(want), revisions.WithConfig(wantCfg), revisions.WithVersion(cli.Version)); err != nil {
 		t.Fatal(err)
@@ -111,7 +113,7 @@ func TestEnableDisableWithoutWebhook(t *testing.T) {
 	for _, e := range first.Spec.Template.Spec.Containers[0].Env {
 		env[e.Name] = e.Value
 	}
-	if env[revisions.EnvEndpoint] != revisions.RelayEndpoint || env[revisions.EnvServiceName] != "mine" {
+	if env[conventions.EnvEndpoint] != conventions.RelayEndpoint || env[conventions.EnvServiceName] != "mine" {
 		t.Errorf("env %v: want the relay endpoint and the user's own service name", env)
 	}
 

@@ -26,6 +26,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/kntrace/kntrace/conventions"
 	"github.com/kntrace/kntrace/jaeger"
 )
 
@@ -102,7 +103,7 @@ func TestJaegerAddressPrecedence(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			f := jaegerFlags{addr: tc.flag}
 			got := f.address(func(k string) string {
-				if k == EnvJaeger {
+				if k == conventions.EnvJaeger {
 					return tc.env
 				}
 				return ""

@@ -29,15 +29,13 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/kntrace/kntrace/conventions"
 	"github.com/kntrace/kntrace/jaeger"
 )
 
 // Where kn trace finds Jaeger's query gRPC API: --jaeger, else $KNTRACE_JAEGER,
 // else DefaultJaegerAddr (a `kubectl port-forward` of jaeger-query's 16685).
-const (
-	DefaultJaegerAddr = "127.0.0.1:16685"
-	EnvJaeger         = "KNTRACE_JAEGER"
-)
+const DefaultJaegerAddr = "127.0.0.1:16685"
 
 // jaegerFlags are shared by list, get and doctor.
 type jaegerFlags struct {
@@ -46,13 +44,13 @@ type jaegerFlags struct {
 }
 
 func (f *jaegerFlags) register(cmd *cobra.Command) {
-	cmd.Flags().StringVar(&f.addr, "jaeger", "", "host:port of Jaeger's query gRPC API (default $"+EnvJaeger+" or "+DefaultJaegerAddr+")")
+	cmd.Flags().StringVar(&f.addr, "jaeger", "", "host:port of Jaeger's query gRPC API (default $"+conventions.EnvJaeger+" or "+DefaultJaegerAddr+")")
 	cmd.Flags().DurationVar(&f.timeout, "timeout", 10*time.Second, "bound on each call to Jaeger")
 }
 
 // address applies the precedence --jaeger, $KNTRACE_JAEGER, default.
 func (f *jaegerFlags) address(getenv func(string) string) string {
-	return cmp.Or(f.addr, getenv(EnvJaeger), DefaultJaegerAddr)
+	return cmp.Or(f.addr, getenv(conventions.EnvJaeger), DefaultJaegerAddr)
 }
 
 func (f *jaegerFlags) dial(ctx context.Context) (*jaeger.Client, error) {

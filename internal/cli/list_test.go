@@ -34,8 +34,8 @@ import (
 	semconv "go.opentelemetry.io/otel/semconv/v1.41.0"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/kntrace/kntrace/coldstart"
 	"github.com/kntrace/kntrace/jaeger"
-	"github.com/kntrace/kntrace/scaling"
 	"github.com/kntrace/kntrace/test/backends"
 )
 
@@ -104,7 +104,7 @@ func produceColdStartTrace(t *testing.T, ctx context.Context, collector string, 
 	qp := newEmitter(t, ctx, collector, semconv.ServiceName("hello"), semconv.K8SNamespaceName("demo"), semconv.K8SContainerName("queue-proxy"))
 	app := newEmitter(t, ctx, collector, semconv.ServiceName("hello"), semconv.K8SNamespaceName("demo"), semconv.K8SContainerName("user-container"))
 	ms := func(n int) time.Duration { return time.Duration(n) * time.Millisecond }
-	phase := func(p string) attribute.KeyValue { return attribute.String(jaeger.AttrColdStartPhase, p) }
+	phase := func(p string) attribute.KeyValue { return attribute.String(coldstart.AttrPhase, p) }
 	cold := semconv.FaaSColdstart(true)
 	internal := trace.SpanKindInternal
 
@@ -113,18 +113,18 @@ func produceColdStartTrace(t *testing.T, ctx context.Context, collector string, 
 	rctx, root := act.tr.Start(ctx, "GET /", trace.WithTimestamp(base), trace.WithSpanKind(trace.SpanKindServer),
 		trace.WithAttributes(cold, attribute.String("http.route", "/")))
 	tctx, throttle := act.tr.Start(rctx, "throttler_try", trace.WithTimestamp(base.Add(ms(1))))
-	act.span(tctx, base, scaling.SpanColdStart+".pod_start", ms(2), ms(700), internal, phase("pod_start"))
-	act.span(tctx, base, scaling.SpanColdStart+".app_init", ms(700), ms(1100), internal, phase("app_init"))
-	act.span(tctx, base, scaling.SpanColdStart+".readiness", ms(1100), ms(1248), internal, phase("readiness"))
+	act.span(tctx, base, coldstart.SpanColdStart+".pod_start", ms(2), ms(700), internal, phase("pod_start"))
+	act.span(tctx, base, coldstart.SpanColdStart+".app_init", ms(700), ms(1100), internal, phase("app_init"))
+	act.span(tctx, base, coldstart.SpanColdStart+".readiness", ms(1100), ms(1248), internal, phase("readiness"))
 	throttle.End(trace.WithTimestamp(base.Add(ms(1250))))
 	pctx, proxy := act.tr.Start(rctx, "activator_proxy", trace.WithTimestamp(base.Add(ms(1250))))
 	cctx, client := act.tr.Start(pctx, "GET", trace.WithTimestamp(base.Add(ms(1251))), trace.WithSpanKind(trace.SpanKindClient))
 	qctx, qserver := qp.tr.Start(cctx, "GET /", trace.WithTimestamp(base.Add(ms(1253))), trace.WithSpanKind(trace.SpanKindServer), trace.WithAttributes(cold))
 	xctx, qproxy := qp.tr.Start(qctx, "kn.queueproxy.proxy", trace.WithTimestamp(base.Add(ms(1254))))
 	actx, aserver := app.tr.Start(xctx, "GET /", trace.WithTimestamp(base.Add(ms(1256))), trace.WithSpanKind(trace.SpanKindServer), trace.WithAttributes(cold))
-	sctx, _ := app.span(actx, base, scaling.SpanColdStart, ms(300), ms(1256), internal)
-	app.span(sctx, base, scaling.SpanColdStartInit, ms(300), ms(1050), internal)
-	app.span(sctx, base, scaling.SpanColdStartWait, ms(1050), ms(1256), internal)
+	sctx, _ := app.span(actx, base, coldstart.SpanColdStart, ms(300), ms(1256), internal)
+	app.span(sctx, base, coldstart.SpanInit, ms(300), ms(1050), internal)
+	app.span(sctx, base, coldstart.SpanWait, ms(1050), ms(1256), internal)
 	_, db := app.tr.Start(actx, "SELECT orders", trace.WithTimestamp(base.Add(ms(1300))), trace.WithSpanKind(trace.SpanKindClient))
 	db.SetStatus(codes.Error, "dial tcp 10.0.0.7:5432: connection refused")
 	db.End(trace.WithTimestamp(base.Add(ms(1480))))
@@ -145,26 +145,6 @@ func produceWarmTrace(t *testing.T, ctx context.Context, collector string, base 
 	qp.span(qctx, base, "kn.queueproxy.proxy", time.Millisecond, 9*time.Millisecond, trace.SpanKindInternal)
 	s.End(trace.WithTimestamp(base.Add(10 * time.Millisecond)))
 	return s.SpanContext().TraceID()
-}
-
-// waitForTrace polls Jaeger until it holds want spans of id.
-func waitForTrace(t *testing.T, c *jaeger.Client, id string, want int) *model.Trace {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		tr, err := c.GetTrace(context.Background(), id)
-		if err == nil && len(tr.Spans) == want {
-			return tr
-		}
-		if time.Now().After(deadline) {
-			n := 0
-			if tr != nil {
-				n = len(tr.Spans)
-			}
-			t.Fatalf("Jaeger did not hold trace %s with %d spans within 30s (last: %d spans, %v)", id, want, n, err)
-		}
-		time.Sleep(100 * time.Millisecond) // polling interval, not synchronisation
-	}
 }
 
 type spanFacts struct {
@@ -203,8 +183,8 @@ func TestListAndGetAgainstJaeger(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	rawCold := waitForTrace(t, c, coldID, 14)
-	waitForTrace(t, c, warmID, 2)
+	rawCold := backends.WaitSpans(t, c, coldID, 14)
+	backends.WaitSpans(t, c, warmID, 2)
 	addr := []string{"--jaeger", stack.Jaeger.QueryGRPC}
 
 	t.Run("get -o json matches jaeger-idl", func(t *testing.T) {

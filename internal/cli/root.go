@@ -27,6 +27,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+	servingclient "knative.dev/serving/pkg/client/clientset/versioned"
 )
 
 // Exit codes; see the package documentation.
@@ -77,12 +78,22 @@ func (g *globals) restConfig() (*rest.Config, error) {
 	return cfg, nil
 }
 
-func (g *globals) kube() (kubernetes.Interface, error) {
+// clients are the Kubernetes and Knative Serving clients of the kubeconfig
+// the flags name.
+func (g *globals) clients() (kubernetes.Interface, servingclient.Interface, error) {
 	cfg, err := g.restConfig()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return kubernetes.NewForConfig(cfg)
+	kube, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	serving, err := servingclient.NewForConfig(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	return kube, serving, nil
 }
 
 // NewRootCommand returns `kn trace` with every subcommand.

@@ -23,11 +23,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kntrace/kntrace/jaeger"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	semconv "go.opentelemetry.io/otel/semconv/v1.41.0"
+
+	"github.com/kntrace/kntrace/jaeger"
 )
 
 func TestCollectorConfig(t *testing.T) {

@@ -19,6 +19,11 @@ package backends
 import (
 	"context"
 	"testing"
+	"time"
+
+	model "github.com/jaegertracing/jaeger-idl/model/v1"
+
+	"github.com/kntrace/kntrace/jaeger"
 )
 
 // Start starts a Stack for a test (Jaeger and, if startCollector, the
@@ -34,4 +39,27 @@ func Start(tb testing.TB, startCollector bool, opts ...Option) *Stack {
 	}
 	tb.Cleanup(s.Stop)
 	return s
+}
+
+// WaitSpans polls Jaeger, bounded by 30 s, until it holds exactly want spans
+// of the trace, and returns it; otherwise it fails the test saying how many
+// it held. The poll interval is not synchronisation: the deadline is.
+func WaitSpans(tb testing.TB, q *jaeger.Client, traceID string, want int) *model.Trace {
+	tb.Helper()
+	const timeout = 30 * time.Second
+	deadline := time.Now().Add(timeout)
+	for {
+		tr, err := q.GetTrace(context.Background(), traceID)
+		if err == nil && len(tr.Spans) == want {
+			return tr
+		}
+		if time.Now().After(deadline) {
+			got := 0
+			if tr != nil {
+				got = len(tr.Spans)
+			}
+			tb.Fatalf("trace %s: %d spans in Jaeger after %s, want %d (last error: %v)", traceID, got, timeout, want, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }

@@ -28,6 +28,7 @@ import (
 	"github.com/jaegertracing/jaeger-idl/model/v1"
 
 	"github.com/kntrace/kntrace/activatorhooks"
+	"github.com/kntrace/kntrace/coldstart"
 	"github.com/kntrace/kntrace/test/plane"
 )
 
@@ -75,9 +76,9 @@ func TestColdStartOverHTTP(t *testing.T) {
 		"helloworld queue-proxy": queueProxyOfAny("helloworld"),
 		"greeter queue-proxy":    queueProxyOfAny("greeter"),
 	}
-	for _, ph := range activatorhooks.Phases() {
+	for _, ph := range coldstart.Phases() {
 		want["phase span "+ph] = func(s *model.Span) bool {
-			return serviceIs("activator")(s) && s.OperationName == activatorhooks.SpanPhasePrefix+ph
+			return serviceIs("activator")(s) && s.OperationName == coldstart.SpanPhasePrefix+ph
 		}
 	}
 	tr := waitTrace(t, jc, traceID, 60*time.Second, want)
@@ -91,8 +92,8 @@ func TestColdStartOverHTTP(t *testing.T) {
 	}
 	phases := map[string]time.Duration{}
 	for _, s := range tr.Spans {
-		if s.ParentSpanID() == root.SpanID && strings.HasPrefix(s.OperationName, activatorhooks.SpanPhasePrefix) {
-			phases[strings.TrimPrefix(s.OperationName, activatorhooks.SpanPhasePrefix)] = s.Duration
+		if s.ParentSpanID() == root.SpanID && strings.HasPrefix(s.OperationName, coldstart.SpanPhasePrefix) {
+			phases[strings.TrimPrefix(s.OperationName, coldstart.SpanPhasePrefix)] = s.Duration
 		}
 	}
 	var waitMs float64 = -1
@@ -117,11 +118,11 @@ func TestColdStartOverHTTP(t *testing.T) {
 		t.Fatalf("no %s attribute on the activator's wait span", activatorhooks.AttrWaitMs)
 	}
 	wait := time.Duration(waitMs * float64(time.Millisecond))
-	sum := phases[activatorhooks.PhasePodStart] + phases[activatorhooks.PhaseAppInit] + phases[activatorhooks.PhaseReadiness]
+	sum := phases[coldstart.PhasePodStart] + phases[coldstart.PhaseAppInit] + phases[coldstart.PhaseReadiness]
 	logf(t, "scenario 1 phases: pod_start %s + app_init %s + readiness %s = %s; activator wait %s; proxy %s",
-		phases[activatorhooks.PhasePodStart].Round(time.Millisecond), phases[activatorhooks.PhaseAppInit].Round(time.Millisecond),
-		phases[activatorhooks.PhaseReadiness].Round(time.Millisecond), sum.Round(time.Millisecond), wait.Round(time.Millisecond),
-		phases[activatorhooks.PhaseProxy].Round(time.Millisecond))
+		phases[coldstart.PhasePodStart].Round(time.Millisecond), phases[coldstart.PhaseAppInit].Round(time.Millisecond),
+		phases[coldstart.PhaseReadiness].Round(time.Millisecond), sum.Round(time.Millisecond), wait.Round(time.Millisecond),
+		phases[coldstart.PhaseProxy].Round(time.Millisecond))
 	if d := sum - wait; d > phaseTolerance || d < -phaseTolerance {
 		t.Errorf("phases add up to %s, the activator waited %s: off by %s, tolerance %s", sum, wait, d, phaseTolerance)
 	}

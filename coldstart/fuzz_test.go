@@ -1,0 +1,44 @@
+/*
+Copyright 2026 The kntrace Authors
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package coldstart
+
+import (
+	"testing"
+)
+
+// FuzzParseTimelineHeader checks the header parser never panics and that
+// what it accepts round-trips.
+func FuzzParseTimelineHeader(f *testing.F) {
+	f.Add("start=1700000000123456789,ready=1700000001123456789")
+	f.Add("start=1")
+	f.Add("ready=1,start=2,x=y")
+	f.Add(",,,")
+	f.Fuzz(func(t *testing.T, v string) {
+		start, ready, err := ParseHeader(v)
+		if err != nil {
+			return
+		}
+		tl := NewTimeline(WithProcessStart(start))
+		if !ready.IsZero() {
+			tl.MarkReadyAt(ready)
+		}
+		s2, r2, err := ParseHeader(tl.HeaderValue())
+		if err != nil || !s2.Equal(start) || !r2.Equal(ready) {
+			t.Errorf("round trip of %q: %v %v %v", v, s2, r2, err)
+		}
+	})
+}

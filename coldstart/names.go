@@ -1,0 +1,72 @@
+/*
+Copyright 2026 The kntrace Authors
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package coldstart
+
+// instrumentationName is the scope of the spans Middleware records.
+const instrumentationName = "github.com/kntrace/kntrace/coldstart"
+
+// The spans a pod records about its own start (Middleware and
+// RecordColdStart), under the span of its first request.
+const (
+	// SpanColdStart covers process start to the first request.
+	SpanColdStart = "kntrace.coldstart"
+	// SpanInit covers process start to app readiness.
+	SpanInit = "kntrace.coldstart.init"
+	// SpanWait covers app readiness to the first request.
+	SpanWait = "kntrace.coldstart.wait"
+)
+
+// Events on SpanColdStart.
+const (
+	EventProcessStart = "process.start"
+	EventAppReady     = "app.ready"
+	EventFirstRequest = "request.first"
+)
+
+// Attributes of the cold-start spans (besides faas.coldstart and the
+// revision's faas.* and k8s.* attributes).
+const (
+	// AttrInitMs is process start to app readiness, in milliseconds.
+	AttrInitMs = "kntrace.coldstart.init_ms"
+	// AttrWaitMs is app readiness to the first request, in milliseconds.
+	AttrWaitMs = "kntrace.coldstart.wait_ms"
+	// AttrReadyKnown is false when the pod did not learn when its app
+	// became ready (that phase then has no length).
+	AttrReadyKnown = "kntrace.coldstart.ready_known"
+	// AttrPhase names the phase of a phase span.
+	AttrPhase = "kntrace.coldstart.phase"
+)
+
+// The phases the activator splits a cold-started request's wait into, each
+// recorded as a span named SpanPhasePrefix + phase under the request's span.
+const (
+	// SpanPhasePrefix prefixes the name of every phase span.
+	SpanPhasePrefix = SpanColdStart + "."
+
+	// PhasePodStart is request arrival to the pod's process start.
+	PhasePodStart = "pod_start"
+	// PhaseAppInit is the pod's process start to its app being ready.
+	PhaseAppInit = "app_init"
+	// PhaseReadiness is the app being ready to the activator seeing the
+	// backend and sending the request.
+	PhaseReadiness = "readiness"
+	// PhaseProxy is sending the request to the first response byte.
+	PhaseProxy = "proxy"
+)
+
+// Phases returns the phases in the order they happen.
+func Phases() []string { return []string{PhasePodStart, PhaseAppInit, PhaseReadiness, PhaseProxy} }

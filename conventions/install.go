@@ -1,0 +1,35 @@
+/*
+Copyright 2026 The kntrace Authors
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package conventions
+
+// What config/ installs.
+const (
+	// SystemNamespace is where kntrace runs and keeps its ConfigMap.
+	SystemNamespace = "kntrace-system"
+	// WebhookConfigurationName is kntrace's MutatingWebhookConfiguration.
+	WebhookConfigurationName = "kntrace.webhook.kntrace.dev"
+	// WebhookDeployment runs kntrace's webhook and controller in
+	// SystemNamespace.
+	WebhookDeployment = "kntrace-webhook"
+)
+
+// The OTLP/HTTP relay of kntrace's queue-proxy, inside every pod that runs
+// it: where OpenTelemetry SDKs in every language export by default.
+const (
+	RelayAddress  = "127.0.0.1:4318"
+	RelayEndpoint = "http://" + RelayAddress
+)
