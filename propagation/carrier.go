@@ -72,6 +72,25 @@ func (r reader) get(k headerKey) string {
 	return r.c.Get(k.lower)
 }
 
+// only returns the value of k and whether the carrier holds exactly one:
+// a header sent twice is not one value.
+func (r reader) only(k headerKey) (string, bool) {
+	if r.header {
+		if v := r.h[k.canon]; len(v) == 1 {
+			return v[0], true
+		}
+		return "", false
+	}
+	if vg, ok := r.c.(propagation.ValuesGetter); ok {
+		if v := vg.Values(k.lower); len(v) == 1 {
+			return v[0], true
+		}
+		return "", false
+	}
+	v := r.c.Get(k.lower)
+	return v, v != ""
+}
+
 // values returns every value of k when the carrier can hold several.
 func (r reader) values(k headerKey) []string {
 	if r.header {
@@ -120,19 +139,42 @@ const (
 	flagDeferred
 )
 
-type flagsKey struct{}
+type stateKey struct{}
 
-// withFlags records fl on ctx. It allocates only when fl is set or when it
-// must clear flags an outer extraction left on ctx.
-func withFlags(ctx context.Context, fl flags) context.Context {
-	if fl == 0 && ctx.Value(flagsKey{}) == nil {
-		return ctx
+// extracted is what Extract records on the context besides the span context
+// when it is more than flags: a tracestate list the span context's
+// TraceState cannot hold.
+type extracted struct {
+	fl flags
+	ts *w3cState
+}
+
+// withState records what an extraction found beside the span context. The
+// common case (flags only) stores the flags themselves; it allocates only
+// when there is something to record or when it must clear what an outer
+// extraction left on ctx.
+func withState(ctx context.Context, fl flags, ts *w3cState) context.Context {
+	if ts == nil {
+		if fl == 0 && ctx.Value(stateKey{}) == nil {
+			return ctx
+		}
+		return context.WithValue(ctx, stateKey{}, fl)
 	}
-	return context.WithValue(ctx, flagsKey{}, fl)
+	return context.WithValue(ctx, stateKey{}, &extracted{fl: fl, ts: ts})
+}
+
+func stateFrom(ctx context.Context) (flags, *w3cState) {
+	switch v := ctx.Value(stateKey{}).(type) {
+	case flags:
+		return v, nil
+	case *extracted:
+		return v.fl, v.ts
+	}
+	return 0, nil
 }
 
 func flagsFrom(ctx context.Context) flags {
-	fl, _ := ctx.Value(flagsKey{}).(flags)
+	fl, _ := stateFrom(ctx)
 	return fl
 }
 

@@ -18,6 +18,7 @@ package propagation_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -77,25 +78,48 @@ func carriers(kv map[string]string) map[string]func() otelprop.TextMapCarrier {
 // result with its own propagator and compares what was written.
 func diffPeer(t *testing.T, p peer, kv map[string]string) {
 	t.Helper()
+	if d := comparePeer(p, kv); d != "" {
+		t.Fatal(d)
+	}
+}
+
+// checkPeer is diffPeer for a table row: a row with a reason in differs
+// must differ from the peer (so the list of deliberate differences stays
+// true), any other must not.
+func checkPeer(t *testing.T, p peer, kv map[string]string, differs string) {
+	t.Helper()
+	d := comparePeer(p, kv)
+	switch {
+	case differs == "" && d != "":
+		t.Fatal(d)
+	case differs != "" && d == "":
+		t.Fatalf("%s %q: listed as a deliberate difference (%s), but kntrace and the peer agree", p.name, kv, differs)
+	}
+}
+
+// comparePeer describes the first difference between kntrace and the peer
+// on kv, or returns "".
+func comparePeer(p peer, kv map[string]string) string {
 	for cname, mk := range carriers(kv) {
 		kctx := p.kntrace.Extract(context.Background(), mk())
 		octx := p.otel.Extract(context.Background(), mk())
 		ksc, osc := trace.SpanContextFromContext(kctx), trace.SpanContextFromContext(octx)
 		if !ksc.Equal(osc) {
-			t.Fatalf("%s %s carrier %q: span context differs:\nkntrace %s\notel    %s", p.name, cname, kv, dumpSC(ksc), dumpSC(osc))
+			return fmt.Sprintf("%s %s carrier %q: span context differs:\nkntrace %s\notel    %s", p.name, cname, kv, dumpSC(ksc), dumpSC(osc))
 		}
 		if diff := cmp.Diff(bagMap(octx), bagMap(kctx)); diff != "" {
-			t.Fatalf("%s %s carrier %q: baggage differs (-otel +kntrace):\n%s", p.name, cname, kv, diff)
+			return fmt.Sprintf("%s %s carrier %q: baggage differs (-otel +kntrace):\n%s", p.name, cname, kv, diff)
 		}
 		if osc.IsValid() || p.name == "baggage" {
 			kout, oout := otelprop.MapCarrier{}, otelprop.MapCarrier{}
 			p.kntrace.Inject(kctx, kout)
 			p.otel.Inject(octx, oout)
 			if diff := cmp.Diff(dumpCarrier(oout), dumpCarrier(kout)); diff != "" {
-				t.Fatalf("%s %s carrier %q: injected headers differ (-otel +kntrace):\n%s", p.name, cname, kv, diff)
+				return fmt.Sprintf("%s %s carrier %q: injected headers differ (-otel +kntrace):\n%s", p.name, cname, kv, diff)
 			}
 		}
 	}
+	return ""
 }
 
 func dumpSC(sc trace.SpanContext) string {
@@ -120,9 +144,10 @@ const (
 
 func TestDifferentialTraceContext(t *testing.T) {
 	tests := []struct {
-		name string
-		tp   string
-		ts   string
+		name    string
+		tp      string
+		ts      string
+		differs string // why kntrace differs from the peer on purpose
 	}{
 		{name: "sampled", tp: "00-" + tid128 + "-" + sid + "-01"},
 		{name: "not sampled", tp: "00-" + tid128 + "-" + sid + "-00"},
@@ -130,6 +155,14 @@ func TestDifferentialTraceContext(t *testing.T) {
 		{name: "flags over 3 in version 00", tp: "00-" + tid128 + "-" + sid + "-09"},
 		{name: "tracestate", tp: "00-" + tid128 + "-" + sid + "-01", ts: "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7"},
 		{name: "invalid tracestate dropped", tp: "00-" + tid128 + "-" + sid + "-01", ts: "=,,"},
+		{name: "tracestate OWS", tp: "00-" + tid128 + "-" + sid + "-01", ts: "foo=1 \t , \t bar=2"},
+		{name: "tracestate 33 members", tp: "00-" + tid128 + "-" + sid + "-01", ts: strings.Repeat("a=1,", 32) + "z=1"},
+		{name: "tracestate repeated key", tp: "00-" + tid128 + "-" + sid + "-01", ts: "foo=1,foo=2",
+			differs: "W3C: a repeated key keeps its first member (test_tracestate_duplicated_keys); trace.ParseTraceState drops the header"},
+		{name: "tracestate Level 2 key", tp: "00-" + tid128 + "-" + sid + "-01", ts: "foo@=1,bar=2",
+			differs: "W3C Level 2 key grammar (test_tracestate_key_illegal_vendor_format); trace.ParseTraceState drops the header"},
+		{name: "tracestate blank member", tp: "00-" + tid128 + "-" + sid + "-01", ts: "foo=1, ,bar=2",
+			differs: "W3C: whitespace-only members are allowed; trace.ParseTraceState drops the header"},
 		{name: "future version with more fields", tp: "cc-" + tid128 + "-" + sid + "-01-what-the-future-holds"},
 		{name: "version ff", tp: "ff-" + tid128 + "-" + sid + "-01"},
 		{name: "version 00 extra field", tp: "00-" + tid128 + "-" + sid + "-01-00"},
@@ -152,7 +185,7 @@ func TestDifferentialTraceContext(t *testing.T) {
 			if tt.ts != "" {
 				kv["tracestate"] = tt.ts
 			}
-			diffPeer(t, p, kv)
+			checkPeer(t, p, kv, tt.differs)
 		})
 	}
 }

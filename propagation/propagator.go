@@ -190,11 +190,12 @@ func (p *Propagator) Extract(ctx context.Context, carrier propagation.TextMapCar
 		var (
 			sc trace.SpanContext
 			fl flags
+			st *w3cState
 			ok bool
 		)
 		switch f {
 		case TraceContext:
-			sc, ok = extractW3C(r.get(hTraceparent), r, hTracestate)
+			sc, st, ok = extractW3C(r, hTraceparent, hTracestate)
 		case B3:
 			sc, fl, ok = extractB3Single(r.get(hB3))
 		case B3Multi:
@@ -202,10 +203,10 @@ func (p *Propagator) Extract(ctx context.Context, carrier propagation.TextMapCar
 		case Jaeger:
 			sc, fl, ok = extractJaeger(r.get(hUberTraceID))
 		case CloudEvents:
-			sc, ok = extractW3C(r.get(hCETraceparent), r, hCETracestate)
+			sc, st, ok = extractW3C(r, hCETraceparent, hCETracestate)
 		}
 		if ok {
-			ctx = withFlags(ctx, fl)
+			ctx = withState(ctx, fl, st)
 			ctx = trace.ContextWithRemoteSpanContext(ctx, sc)
 			winner = f
 			break
@@ -225,18 +226,19 @@ func (p *Propagator) Extract(ctx context.Context, carrier propagation.TextMapCar
 func (p *Propagator) Inject(ctx context.Context, carrier propagation.TextMapCarrier) {
 	w := newWriter(carrier)
 	sc := trace.SpanContextFromContext(ctx)
+	fl, st := stateFrom(ctx)
 	for _, f := range p.inject {
 		switch f {
 		case TraceContext:
-			injectW3C(sc, w, hTraceparent, hTracestate)
+			injectW3C(sc, st, w, hTraceparent, hTracestate)
 		case Baggage:
 			injectW3CBaggage(ctx, w)
 		case B3:
-			injectB3Single(sc, flagsFrom(ctx), w)
+			injectB3Single(sc, fl, w)
 		case B3Multi:
-			injectB3Multi(sc, flagsFrom(ctx), w)
+			injectB3Multi(sc, fl, w)
 		case Jaeger:
-			injectJaeger(sc, flagsFrom(ctx), w)
+			injectJaeger(sc, fl, w)
 			injectUberctx(ctx, w)
 		}
 	}

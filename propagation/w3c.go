@@ -36,12 +36,18 @@ const (
 	maxBaggageMembers = 64
 )
 
-// extractW3C parses a traceparent value exactly as propagation.TraceContext
-// does (any version up to 254; for version 00 exactly four fields and
-// flags up to 0x03; lower-case hex only), without allocating.
-func extractW3C(h string, r reader, tsKey headerKey) (trace.SpanContext, bool) {
-	if h == "" {
-		return trace.SpanContext{}, false
+// extractW3C parses the traceparent header tpKey exactly as
+// propagation.TraceContext does (any version up to 254; for version 00
+// exactly four fields and flags up to 0x03; lower-case hex only), without
+// allocating, except that a traceparent sent more than once is refused: its
+// field lines combine into a list, which is not a traceparent. The
+// tracestate lines tsKey are read as one list (parseTracestate); the
+// returned state is non-nil only when the list holds members
+// trace.TraceState cannot.
+func extractW3C(r reader, tpKey, tsKey headerKey) (trace.SpanContext, *w3cState, bool) {
+	h, one := r.only(tpKey)
+	if !one || h == "" {
+		return trace.SpanContext{}, nil, false
 	}
 	var ver, opts [1]byte
 	var scc trace.SpanContextConfig
@@ -49,20 +55,25 @@ func extractW3C(h string, r reader, tsKey headerKey) (trace.SpanContext, bool) {
 		!w3cPart(scc.TraceID[:], &h, 32) ||
 		!w3cPart(scc.SpanID[:], &h, 16) ||
 		!w3cPart(opts[:], &h, 2) {
-		return trace.SpanContext{}, false
+		return trace.SpanContext{}, nil, false
 	}
 	if ver[0] == 0 && (h != "" || opts[0] > 3) {
-		return trace.SpanContext{}, false
+		return trace.SpanContext{}, nil, false
 	}
 	if !scc.TraceID.IsValid() || !scc.SpanID.IsValid() {
-		return trace.SpanContext{}, false
+		return trace.SpanContext{}, nil, false
 	}
 	scc.TraceFlags = trace.TraceFlags(opts[0]) & (trace.FlagsSampled | trace.FlagsRandom)
-	if ts := r.get(tsKey); ts != "" {
-		scc.TraceState, _ = trace.ParseTraceState(ts) // invalid: dropped, as upstream does
+	var st *w3cState
+	if r.header {
+		if vs := r.h[tsKey.canon]; len(vs) > 0 {
+			scc.TraceState, st = parseTracestate(vs, scc.TraceID)
+		}
+	} else if vs := r.values(tsKey); len(vs) > 0 {
+		scc.TraceState, st = parseTracestate(vs, scc.TraceID)
 	}
 	scc.Remote = true
-	return trace.NewSpanContext(scc), true
+	return trace.NewSpanContext(scc), st, true
 }
 
 // w3cPart decodes the next '-'-separated field of *h, which must be n
@@ -132,12 +143,13 @@ var hexRev = func() (t [256]byte) {
 const hexDigits = "0123456789abcdef"
 
 // injectW3C writes traceparent (version 00) and tracestate as
-// propagation.TraceContext does.
-func injectW3C(sc trace.SpanContext, w writer, tpKey, tsKey headerKey) {
+// propagation.TraceContext does, the tracestate including the members of
+// st the span context could not hold (tracestateFor).
+func injectW3C(sc trace.SpanContext, st *w3cState, w writer, tpKey, tsKey headerKey) {
 	if !sc.IsValid() {
 		return
 	}
-	if ts := sc.TraceState().String(); ts != "" {
+	if ts := tracestateFor(sc, st); ts != "" {
 		w.set(tsKey, ts)
 	}
 	var buf [55]byte
