@@ -96,7 +96,7 @@ func InjectEvent(ctx context.Context, e *event.Event) {
 		return
 	}
 	c.Set(TraceStateExtension, "")
-	_, st := stateFrom(ctx)
+	_, st, _ := stateFrom(ctx)
 	injectW3C(sc, st, newWriter(c), headerKey{lower: TraceParentExtension}, headerKey{lower: TraceStateExtension})
 }
 
@@ -116,7 +116,7 @@ func ExtractEvent(ctx context.Context, e event.Event) context.Context {
 	if !ok {
 		return ctx
 	}
-	return trace.ContextWithRemoteSpanContext(withState(ctx, 0, st), sc)
+	return trace.ContextWithRemoteSpanContext(withState(ctx, 0, st, ""), sc)
 }
 
 // InjectProducer prepares an event about to be sent over HTTP: it writes the

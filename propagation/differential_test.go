@@ -191,37 +191,41 @@ func TestDifferentialTraceContext(t *testing.T) {
 }
 
 var b3SingleInputs = []struct {
-	name string
-	v    string
+	name, v string
+	differs string // why kntrace differs from the contrib propagator on purpose
 }{
-	{"128 sampled", tid128 + "-" + sid + "-1"},
-	{"128 not sampled", tid128 + "-" + sid + "-0"},
-	{"128 debug", tid128 + "-" + sid + "-d"},
-	{"128 deferred", tid128 + "-" + sid},
-	{"128 sampled with parent", tid128 + "-" + sid + "-1-" + psid},
-	{"64 sampled padded", tid64 + "-" + sid + "-1"},
-	{"64 debug with parent", tid64 + "-" + sid + "-d-" + psid},
-	{"64 deferred", tid64 + "-" + sid},
-	{"sampling only", "1"},
-	{"debug only", "d"},
-	{"trace id only", tid128},
-	{"parent without sampling", tid128 + "-" + sid + "-" + psid},
-	{"trailing dash", tid128 + "-" + sid + "-"},
-	{"bad sampling", tid128 + "-" + sid + "-x"},
-	{"zero parent", tid128 + "-" + sid + "-1-0000000000000000"},
-	{"zero trace id", "00000000000000000000000000000000-" + sid + "-1"},
-	{"zero span id", tid128 + "-0000000000000000-1"},
-	{"upper case", strings.ToUpper(tid128) + "-" + sid + "-1"},
-	{"unchecked separator", tid128 + "-" + sid + "x1"},
-	{"short span id", tid128 + "-" + sid[:15]},
-	{"48-bit trace id", tid64[:12] + "-" + sid + "-1"},
+	{"128 sampled", tid128 + "-" + sid + "-1", ""},
+	{"128 not sampled", tid128 + "-" + sid + "-0", ""},
+	{"128 debug", tid128 + "-" + sid + "-d", ""},
+	{"128 deferred", tid128 + "-" + sid, ""},
+	{"128 sampled with parent", tid128 + "-" + sid + "-1-" + psid, ""},
+	{"64 sampled padded", tid64 + "-" + sid + "-1", ""},
+	{"64 debug with parent", tid64 + "-" + sid + "-d-" + psid, ""},
+	{"64 deferred", tid64 + "-" + sid, ""},
+	{"sampling only", "1", ""},
+	{"debug only", "d", ""},
+	{"trace id only", tid128, ""},
+	{"parent without sampling", tid128 + "-" + sid + "-" + psid, ""},
+	{"trailing dash", tid128 + "-" + sid + "-", ""},
+	{"bad sampling", tid128 + "-" + sid + "-x", ""},
+	{"zero parent", tid128 + "-" + sid + "-1-0000000000000000", ""},
+	{"zero trace id", "00000000000000000000000000000000-" + sid + "-1", ""},
+	{"zero span id", tid128 + "-0000000000000000-1", ""},
+	{"upper case", strings.ToUpper(tid128) + "-" + sid + "-1", ""},
+	{"separator after the span ID", tid128 + "-" + sid + "x1",
+		"every separator must be '-' (Zipkin b3-propagation, Envoy InvalidInput); contrib checks only the first"},
+	{"separator before the parent", tid128 + "-" + sid + "-1x" + psid,
+		"every separator must be '-' (Envoy InvalidInput 'd!'); contrib does not check it"},
+	{"deny only", "0", "a deny without IDs starts a new trace that is not sampled; contrib extracts nothing"},
+	{"short span id", tid128 + "-" + sid[:15], ""},
+	{"48-bit trace id", tid64[:12] + "-" + sid + "-1", ""},
 }
 
 func TestDifferentialB3Single(t *testing.T) {
 	p := peers()[propagation.B3]
 	for _, tt := range b3SingleInputs {
 		t.Run(tt.name, func(t *testing.T) {
-			diffPeer(t, p, map[string]string{"b3": tt.v})
+			checkPeer(t, p, map[string]string{"b3": tt.v}, tt.differs)
 		})
 	}
 }
@@ -229,6 +233,7 @@ func TestDifferentialB3Single(t *testing.T) {
 var b3MultiInputs = []struct {
 	name                                    string
 	traceID, spanID, sampled, flags, parent string
+	differs                                 string // why kntrace differs from the contrib propagator on purpose
 }{
 	{name: "128 sampled", traceID: tid128, spanID: sid, sampled: "1"},
 	{name: "128 not sampled", traceID: tid128, spanID: sid, sampled: "0"},
@@ -242,7 +247,13 @@ var b3MultiInputs = []struct {
 	{name: "64 padded", traceID: tid64, spanID: sid, sampled: "1"},
 	{name: "with parent", traceID: tid128, spanID: sid, sampled: "1", parent: psid},
 	{name: "bad parent", traceID: tid128, spanID: sid, sampled: "1", parent: "xyz"},
-	{name: "zero parent", traceID: tid128, spanID: sid, sampled: "1", parent: "0000000000000000"},
+	{name: "zero parent", traceID: tid128, spanID: sid, sampled: "1", parent: "0000000000000000",
+		differs: "X-B3-ParentSpanId is validated as the Jaeger B3 codecs read it (zero is a root); contrib refuses the context"},
+	{name: "short parent", traceID: tid128, spanID: sid, sampled: "1", parent: "0",
+		differs: "short X-B3-ParentSpanId tolerated (jaeger-client-java B3TextMapCodecTest); contrib refuses the context"},
+	{name: "upper-case parent", traceID: tid128, spanID: sid, sampled: "1", parent: strings.ToUpper(psid),
+		differs: "X-B3-ParentSpanId read as jaeger-client-go's B3 codec reads it (either case); contrib refuses the context"},
+	{name: "deny only", sampled: "0", differs: "a lone X-B3-Sampled: 0 starts a new trace that is not sampled; contrib extracts nothing"},
 	{name: "bad sampled", traceID: tid128, spanID: sid, sampled: "yes"},
 	{name: "trace id only", traceID: tid128, sampled: "1"},
 	{name: "span id only", spanID: sid, sampled: "1"},
@@ -271,46 +282,52 @@ func TestDifferentialB3Multi(t *testing.T) {
 	p := peers()[propagation.B3Multi]
 	for _, tt := range b3MultiInputs {
 		t.Run(tt.name, func(t *testing.T) {
-			diffPeer(t, p, b3MultiKV(tt.traceID, tt.spanID, tt.sampled, tt.flags, tt.parent))
+			checkPeer(t, p, b3MultiKV(tt.traceID, tt.spanID, tt.sampled, tt.flags, tt.parent), tt.differs)
 		})
 	}
 }
 
 var jaegerInputs = []struct {
-	name string
-	v    string
+	name, v string
+	differs string // why kntrace differs from the contrib propagator on purpose
 }{
-	{"sampled", tid128 + ":" + sid + ":0:1"},
-	{"not sampled", tid128 + ":" + sid + ":0:0"},
-	{"debug", tid128 + ":" + sid + ":0:3"},
-	{"debug without sampled", tid128 + ":" + sid + ":0:2"},
-	{"firehose ignored", tid128 + ":" + sid + ":0:9"},
-	{"64-bit padded", tid64 + ":" + sid + ":0:1"},
-	{"short ids padded", "abc:de:0:1"},
-	{"parent ignored", tid128 + ":" + sid + ":" + psid + ":1"},
-	{"empty flags", tid128 + ":" + sid + ":0:"},
-	{"upper case flags", tid128 + ":" + sid + ":0:1F"},
-	{"signed flags", tid128 + ":" + sid + ":0:-1"},
-	{"plus flags", tid128 + ":" + sid + ":0:+3"},
-	{"flags overflow", tid128 + ":" + sid + ":0:8000000000000000"},
-	{"flags min int64", tid128 + ":" + sid + ":0:-8000000000000000"},
-	{"bad flags", tid128 + ":" + sid + ":0:x"},
-	{"three parts", tid128 + ":" + sid + ":1"},
-	{"five parts", tid128 + ":" + sid + ":0:1:1"},
-	{"empty trace id", ":" + sid + ":0:1"},
-	{"empty span id", tid128 + "::0:1"},
-	{"long trace id", "0" + tid128 + ":" + sid + ":0:1"},
-	{"long span id", tid128 + ":0" + sid + ":0:1"},
-	{"upper case trace id", strings.ToUpper(tid128) + ":" + sid + ":0:1"},
-	{"url encoded", tid128 + "%3A" + sid + "%3A0%3A1"},
-	{"zero ids", "0:0:0:1"},
+	{"sampled", tid128 + ":" + sid + ":0:1", ""},
+	{"not sampled", tid128 + ":" + sid + ":0:0", ""},
+	{"debug", tid128 + ":" + sid + ":0:3", ""},
+	{"debug without sampled", tid128 + ":" + sid + ":0:2", ""},
+	{"firehose ignored", tid128 + ":" + sid + ":0:9", ""},
+	{"64-bit padded", tid64 + ":" + sid + ":0:1", ""},
+	{"short ids padded", "abc:de:0:1", ""},
+	{"parent ignored", tid128 + ":" + sid + ":" + psid + ":1", ""},
+	{"empty flags", tid128 + ":" + sid + ":0:", "flags are required (jaeger-client-java TextMapCodecTest); contrib reads none as 0"},
+	{"upper case flags", tid128 + ":" + sid + ":0:1F", ""},
+	{"signed flags", tid128 + ":" + sid + ":0:-1", "negative flags refused (jaeger-client-python); contrib reads -1 as sampled+debug"},
+	{"plus flags", tid128 + ":" + sid + ":0:+3", "flags are hex digits only; contrib accepts a sign"},
+	{"flags overflow", tid128 + ":" + sid + ":0:8000000000000000", ""},
+	{"flags min int64", tid128 + ":" + sid + ":0:-8000000000000000", "negative flags refused; contrib accepts any int64"},
+	{"flags over one byte", tid128 + ":" + sid + ":0:100", "flags are one byte (Jaeger propagation format); contrib accepts any int64"},
+	{"flags 255", tid128 + ":" + sid + ":0:255", "read as hex 0x255, over one byte; contrib reads it as 0x255 and samples"},
+	{"flags 11", tid128 + ":" + sid + ":0:11", ""},
+	{"bad flags", tid128 + ":" + sid + ":0:x", ""},
+	{"three parts", tid128 + ":" + sid + ":1", ""},
+	{"five parts", tid128 + ":" + sid + ":0:1:1", ""},
+	{"empty trace id", ":" + sid + ":0:1", ""},
+	{"empty span id", tid128 + "::0:1", ""},
+	{"long trace id", "0" + tid128 + ":" + sid + ":0:1", ""},
+	{"long span id", tid128 + ":0" + sid + ":0:1", ""},
+	{"upper case trace id", strings.ToUpper(tid128) + ":" + sid + ":0:1", "upper-case hex accepted as jaeger-client-go, -python and -node accept it; contrib refuses"},
+	{"url encoded", tid128 + "%3A" + sid + "%3A0%3A1", "percent-encoded values decoded (jaeger-client-java testExtractSupportEncodedSpanContext); contrib refuses"},
+	{"empty parent", tid128 + ":" + sid + "::1", "the deprecated parent is validated (jaeger-client-java TextMapCodecTest); contrib ignores it"},
+	{"non-hex parent", tid128 + ":" + sid + ":xyz:1", "the deprecated parent is validated (jaeger-client-node span_context.js); contrib ignores it"},
+	{"long parent", tid128 + ":" + sid + ":0" + psid + ":1", "the deprecated parent is at most 16 hex digits (jaeger-client-go SpanIDFromString); contrib ignores it"},
+	{"zero ids", "0:0:0:1", ""},
 }
 
 func TestDifferentialJaeger(t *testing.T) {
 	p := peers()[propagation.Jaeger]
 	for _, tt := range jaegerInputs {
 		t.Run(tt.name, func(t *testing.T) {
-			diffPeer(t, p, map[string]string{"uber-trace-id": tt.v})
+			checkPeer(t, p, map[string]string{"uber-trace-id": tt.v}, tt.differs)
 		})
 	}
 }

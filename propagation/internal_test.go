@@ -36,32 +36,31 @@ func TestHeaderKeys(t *testing.T) {
 	}
 }
 
-func TestParseHexInt64(t *testing.T) {
+func TestParseJaegerFlags(t *testing.T) {
 	tests := []struct {
-		name string
-		in   string
-		want uint64
-		ok   bool
+		name   string
+		in     string
+		want   byte
+		wantOK bool
 	}{
-		{name: "one", in: "1", want: 1, ok: true},
-		{name: "upper", in: "1F", want: 0x1f, ok: true},
-		{name: "leading zeros", in: "00000000000000000000003", want: 3, ok: true},
-		{name: "max", in: "7fffffffffffffff", want: 1<<63 - 1, ok: true},
-		{name: "over max", in: "8000000000000000"},
-		{name: "min", in: "-8000000000000000", want: 1 << 63, ok: true},
-		{name: "under min", in: "-8000000000000001"},
-		{name: "negative one", in: "-1", want: 1<<64 - 1, ok: true},
-		{name: "plus", in: "+2", want: 2, ok: true},
-		{name: "sign only", in: "-"},
+		{name: "one digit", in: "1", want: 1, wantOK: true},
+		{name: "two digits", in: "03", want: 3, wantOK: true},
+		{name: "upper case", in: "1F", want: 0x1f, wantOK: true},
+		{name: "leading zeros", in: "0000000003", want: 3, wantOK: true},
+		{name: "one byte max", in: "ff", want: 0xff, wantOK: true},
+		{name: "over one byte", in: "100"},
+		{name: "decimal 255 is hex 0x255", in: "255"},
+		{name: "negative", in: "-1"},
+		{name: "plus", in: "+1"},
+		{name: "empty", in: ""},
 		{name: "prefix", in: "0x1"},
-		{name: "underscore", in: "1_0"},
-		{name: "huge", in: "1000000000000000000000"},
+		{name: "space", in: " 1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, ok := parseHexInt64(tt.in)
-			if got != tt.want || ok != tt.ok {
-				t.Fatalf("parseHexInt64(%q) = %#x, %v; want %#x, %v", tt.in, got, ok, tt.want, tt.ok)
+			got, ok := parseJaegerFlags(tt.in)
+			if got != tt.want || ok != tt.wantOK {
+				t.Fatalf("parseJaegerFlags(%q) = %#x, %v; want %#x, %v", tt.in, got, ok, tt.want, tt.wantOK)
 			}
 		})
 	}

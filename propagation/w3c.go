@@ -19,8 +19,6 @@ package propagation
 import (
 	"context"
 	"encoding/hex"
-	"net/url"
-	"slices"
 	"strings"
 
 	"go.opentelemetry.io/otel/baggage"
@@ -99,18 +97,18 @@ func decodeHex(dst []byte, s string) bool {
 	return true
 }
 
-// decodeHexRight decodes up to 2*len(dst) lower-case hex digits into dst,
-// right-aligned and left-padded with zeros, as the contrib B3 and Jaeger
-// propagators pad short IDs.
-func decodeHexRight(dst []byte, s string) bool {
-	if len(s) > 2*len(dst) {
+// decodeHexAnyCase decodes 1 to 2*len(dst) hex digits of either case into
+// dst, right-aligned and left-padded with zeros, as the Jaeger clients
+// read IDs (and the contrib B3 and Jaeger propagators pad short ones).
+func decodeHexAnyCase(dst []byte, s string) bool {
+	if s == "" || len(s) > 2*len(dst) {
 		return false
 	}
 	clear(dst)
 	j := len(dst) - 1
 	i := len(s)
 	for ; i >= 2; i -= 2 {
-		hi, lo := hexRev[s[i-2]], hexRev[s[i-1]]
+		hi, lo := hexRevAny[s[i-2]], hexRevAny[s[i-1]]
 		if hi|lo > 0x0f {
 			return false
 		}
@@ -118,7 +116,7 @@ func decodeHexRight(dst []byte, s string) bool {
 		j--
 	}
 	if i == 1 {
-		lo := hexRev[s[0]]
+		lo := hexRevAny[s[0]]
 		if lo > 0x0f {
 			return false
 		}
@@ -136,6 +134,15 @@ var hexRev = func() (t [256]byte) {
 	}
 	for c := 'a'; c <= 'f'; c++ {
 		t[c] = byte(c-'a') + 10
+	}
+	return t
+}()
+
+// hexRevAny is hexRev that also reads upper-case digits.
+var hexRevAny = func() (t [256]byte) {
+	t = hexRev
+	for c := 'A'; c <= 'F'; c++ {
+		t[c] = byte(c-'A') + 10
 	}
 	return t
 }()
@@ -204,94 +211,5 @@ func truncateBaggage(s string) string {
 func injectW3CBaggage(ctx context.Context, w writer) {
 	if s := baggage.FromContext(ctx).String(); s != "" {
 		w.set(hBaggage, s)
-	}
-}
-
-// extractUberctx adds Jaeger uberctx-<key> headers (URL-encoded values, as
-// Jaeger clients write them) to ctx's baggage. W3C baggage members win over
-// uberctx ones with the same key; the same limits apply.
-func extractUberctx(ctx context.Context, r reader) context.Context {
-	var keys []string
-	if r.header {
-		for k := range r.h {
-			if hasUberctxPrefix(k) {
-				keys = append(keys, k)
-			}
-		}
-	} else {
-		for _, k := range r.c.Keys() {
-			if hasUberctxPrefix(k) {
-				keys = append(keys, k)
-			}
-		}
-	}
-	if len(keys) == 0 {
-		return ctx
-	}
-	slices.Sort(keys) // deterministic choice when limits drop members
-
-	bag := baggage.FromContext(ctx)
-	members := bag.Members()
-	size := len(bag.String())
-	added := false
-	for _, k := range keys {
-		name := strings.ToLower(k[len(uberctxPrefix):])
-		if bag.Member(name).Key() != "" {
-			continue
-		}
-		var v string
-		if r.header {
-			v = r.h[k][0]
-		} else {
-			v = r.c.Get(k)
-		}
-		if dv, err := url.QueryUnescape(v); err == nil {
-			v = dv
-		}
-		m, err := baggage.NewMemberRaw(name, v)
-		if err != nil {
-			continue
-		}
-		if len(members) >= maxBaggageMembers {
-			break
-		}
-		n := len(m.String())
-		if len(members) > 0 {
-			n++
-		}
-		if size+n > maxBaggageBytes {
-			continue
-		}
-		members = append(members, m)
-		size += n
-		added = true
-	}
-	if !added {
-		return ctx
-	}
-	b, err := baggage.New(members...)
-	if err != nil && b.Len() == 0 {
-		return ctx
-	}
-	return baggage.ContextWithBaggage(ctx, b)
-}
-
-func hasUberctxPrefix(k string) bool {
-	return len(k) > len(uberctxPrefix) && strings.EqualFold(k[:len(uberctxPrefix)], uberctxPrefix)
-}
-
-// injectUberctx writes ctx's baggage as Jaeger uberctx-<key> headers.
-func injectUberctx(ctx context.Context, w writer) {
-	bag := baggage.FromContext(ctx)
-	if bag.Len() == 0 {
-		return
-	}
-	for _, m := range bag.Members() {
-		k, v := uberctxPrefix+m.Key(), url.QueryEscape(m.Value())
-		if w.header {
-			w.h.Set(k, v)
-		} else {
-			w.c.Set(k, v)
-		}
 	}
 }
