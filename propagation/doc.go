@@ -99,10 +99,13 @@ limitations under the License.
 // jaeger-debug-id with the value, as the Jaeger clients do. Baggage comes
 // from uberctx-* headers and the jaeger-baggage header (k1=v1, k2=v2) when
 // the Jaeger header wins or no format yields a span context; W3C baggage
-// wins over uberctx-*, which wins over jaeger-baggage. uberctx-* values are
-// written percent-encoded with a space as %20, never "+", so that Go's and
-// Java's decoders (which read "+" as a space) and Node's and Python's
-// (which keep it) all read back the same text.
+// wins over uberctx-*, which wins over jaeger-baggage; keys are lower-cased,
+// as header names lose their case. uberctx-* values are written
+// percent-encoded with a space as %20, never "+", so that Go's and Java's
+// decoders (which read "+" as a space) and Node's and Python's (which keep
+// it) all read back the same text; a key that cannot be part of a header
+// name is not written as uberctx-*, since an HTTP client would refuse the
+// request.
 //
 // # Differences from the OpenTelemetry propagators
 //

@@ -151,7 +151,7 @@ func injectJaeger(sc trace.SpanContext, fl flags, w writer) {
 // headers (keys lower-cased, values URL-decoded) and the jaeger-baggage
 // header (k1=v1, k2=v2, URL-decoded as a whole; spaces around keys and
 // values trimmed; a member without exactly one "=" skipped), as the Jaeger
-// clients read them. On a key conflict W3C baggage wins over uberctx-*,
+// clients read them, keys lower-cased as header names lose their case. On a key conflict W3C baggage wins over uberctx-*,
 // which wins over jaeger-baggage. The W3C baggage limits apply.
 func extractJaegerBaggage(ctx context.Context, r reader) context.Context {
 	var keys []string
@@ -201,6 +201,9 @@ func extractJaegerBaggage(ctx context.Context, r reader) context.Context {
 			return false
 		}
 		n := len(m.String())
+		if n == 0 { // a key W3C baggage cannot write still takes its room
+			n = len(name) + 1 + len(v)
+		}
 		if len(members) > 0 {
 			n++
 		}
@@ -230,7 +233,7 @@ func extractJaegerBaggage(ctx context.Context, r reader) context.Context {
 			if !ok || k == "" || strings.IndexByte(v, '=') >= 0 {
 				continue
 			}
-			if !add(k, v) {
+			if !add(strings.ToLower(k), v) {
 				break
 			}
 		}
@@ -250,13 +253,18 @@ func hasUberctxPrefix(k string) bool {
 }
 
 // injectUberctx writes ctx's baggage as Jaeger uberctx-<key> headers,
-// values encoded with jaegerEncode.
+// values encoded with jaegerEncode. A key that cannot be part of a header
+// name (a space, say) is not written: an HTTP client refuses to send such
+// a header, and tracing must not fail the request.
 func injectUberctx(ctx context.Context, w writer) {
 	bag := baggage.FromContext(ctx)
 	if bag.Len() == 0 {
 		return
 	}
 	for _, m := range bag.Members() {
+		if !headerToken(m.Key()) {
+			continue
+		}
 		k, v := uberctxPrefix+m.Key(), jaegerEncode(m.Value())
 		if w.header {
 			w.h.Set(k, v)
@@ -264,4 +272,21 @@ func injectUberctx(ctx context.Context, w writer) {
 			w.c.Set(k, v)
 		}
 	}
+}
+
+// headerToken reports whether s is an RFC 9110 token, the characters a
+// header name is made of.
+func headerToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
+			strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0 {
+			continue
+		}
+		return false
+	}
+	return true
 }

@@ -210,6 +210,9 @@ func TestJaegerBaggage(t *testing.T) {
 		{name: "malformed members", source: "jaeger-client-go propagation_test.go TestParseCommaSeparatedMap",
 			headers: map[string]string{"uber-trace-id": trace64, "jaeger-baggage": "malformed, string"},
 			want:    map[string]string{}},
+		{name: "keys lower-cased", source: "jaeger documentation client-libraries.md (HTTP headers do not preserve case)",
+			headers: map[string]string{"uber-trace-id": trace64, "jaeger-baggage": "Key1=a, KEY1=b"},
+			want:    map[string]string{"key1": "a"}},
 		{name: "uberctx value URL-decoded", source: "jaeger-client-go propagation_test.go TestBaggagePropagationHTTP",
 			headers: map[string]string{"uber-trace-id": trace64, "uberctx-some_key": "98%3A765"},
 			want:    map[string]string{"some_key": "98:765"}},
@@ -248,6 +251,20 @@ func TestUberctxEncoding(t *testing.T) {
 		{name: "unreserved kept", source: "jaeger-client-node TextMapCodec (encodeURIComponent)", value: "Az09-_.~", want: "Az09-_.~"},
 		{name: "non-ASCII", source: "jaeger-client-python codecs.py (urllib.parse.quote, UTF-8)", value: "é", want: "%C3%A9"},
 	}
+	t.Run("key that cannot be a header name", func(t *testing.T) {
+		m, _ := baggage.NewMemberRaw("kevin spacey", "actor")
+		bag, _ := baggage.New(m)
+		ctx := baggage.ContextWithBaggage(context.Background(), bag)
+		ctx = trace.ContextWithSpanContext(ctx, trace.NewSpanContext(trace.SpanContextConfig{
+			TraceID: trace.TraceID{1}, SpanID: trace.SpanID{1}, TraceFlags: trace.FlagsSampled}))
+		out := http.Header{}
+		propagation.New(propagation.WithFormats(propagation.Jaeger)).Inject(ctx, otelprop.HeaderCarrier(out))
+		for k := range out {
+			if strings.HasPrefix(strings.ToLower(k), "uberctx-") {
+				t.Errorf("wrote %s, which an HTTP client refuses to send", k)
+			}
+		}
+	})
 	decoders := map[string]func(string) (string, error){
 		"jaeger-client-go and -java (+ is a space)":  url.QueryUnescape,
 		"jaeger-client-node and -python (+ stays +)": url.PathUnescape,
