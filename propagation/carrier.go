@@ -217,6 +217,7 @@ const (
 	Debug
 )
 
+// String returns "deny", "accept", "debug" or "none".
 func (d Decision) String() string {
 	switch d {
 	case Deny:

@@ -147,12 +147,13 @@ func injectJaeger(sc trace.SpanContext, fl flags, w writer) {
 	w.set(hUberTraceID, string(buf[:]))
 }
 
-// extractJaegerBaggage adds Jaeger baggage to ctx's baggage: uberctx-<key>
-// headers (keys lower-cased, values URL-decoded) and the jaeger-baggage
-// header (k1=v1, k2=v2, URL-decoded as a whole; spaces around keys and
-// values trimmed; a member without exactly one "=" skipped), as the Jaeger
-// clients read them, keys lower-cased as header names lose their case. On a key conflict W3C baggage wins over uberctx-*,
-// which wins over jaeger-baggage. The W3C baggage limits apply.
+// extractJaegerBaggage adds Jaeger baggage to ctx's baggage, as the Jaeger
+// clients read it: uberctx-<key> headers (values URL-decoded) and the
+// jaeger-baggage header (k1=v1, k2=v2, URL-decoded as a whole; spaces around
+// keys and values trimmed; a member without exactly one "=" skipped). Keys
+// are lower-cased, as header names lose their case. On a key conflict W3C
+// baggage wins over uberctx-*, which wins over jaeger-baggage. The W3C
+// baggage limits apply.
 func extractJaegerBaggage(ctx context.Context, r reader) context.Context {
 	var keys []string
 	if r.header {
@@ -179,9 +180,6 @@ func extractJaegerBaggage(ctx context.Context, r reader) context.Context {
 	size := len(bag.String())
 	added := false
 	seen := func(name string) bool {
-		if bag.Member(name).Key() != "" {
-			return true
-		}
 		for _, m := range members {
 			if m.Key() == name {
 				return true
