@@ -24,8 +24,10 @@ import (
 
 // extractB3Single parses a b3 header as go.opentelemetry.io/contrib/propagators/b3
 // does: {TraceId}-{SpanId}[-{SamplingState}[-{ParentSpanId}]], 64-bit trace
-// IDs left-padded to 128 bits. A header without IDs (sampling state only)
-// carries no span context and is not used.
+// IDs left-padded to 128 bits, except that every separator must be "-"
+// (contrib checks only the first), as Zipkin's specification and Envoy
+// require. A header without IDs (sampling state only) carries no span
+// context (see b3SingleDecision).
 func extractB3Single(h string) (trace.SpanContext, flags, bool) {
 	n := len(h)
 	if n < 33 {
@@ -58,10 +60,16 @@ func extractB3Single(h string) (trace.SpanContext, flags, bool) {
 	if n == pos {
 		fl = flagDeferred
 	} else {
-		pos++ // the separator (as upstream, its value is not checked)
+		if h[pos] != '-' {
+			return trace.SpanContext{}, 0, false
+		}
+		pos++
 		switch n {
 		case pos + 1:
 		case pos + 2 + 16:
+			if h[pos+1] != '-' {
+				return trace.SpanContext{}, 0, false
+			}
 			if _, err := trace.SpanIDFromHex(h[pos+2:]); err != nil {
 				return trace.SpanContext{}, 0, false
 			}
@@ -82,9 +90,47 @@ func extractB3Single(h string) (trace.SpanContext, flags, bool) {
 	return trace.NewSpanContext(scc), fl, true
 }
 
-// extractB3Multi parses the X-B3-* headers as the contrib B3 propagator does.
-// The trace and span IDs are read first: without both there is no span
-// context and the other headers are not parsed.
+// b3SingleDecision reads a b3 header that carries only a sampling state:
+// "0" (deny), "1" (accept) or "d" (debug).
+func b3SingleDecision(h string) flags {
+	switch h {
+	case "0":
+		return flagOnlyDeny
+	case "1":
+		return flagOnlyAccept
+	case "d":
+		return flagOnlyDebug | flagDebug
+	}
+	return 0
+}
+
+// b3MultiDecision reads X-B3-Sampled and X-B3-Flags sent without
+// X-B3-TraceId and X-B3-SpanId (a predefined decision, in Zipkin's words):
+// X-B3-Flags: 1 is debug, whatever X-B3-Sampled says; otherwise
+// X-B3-Sampled 0 or false denies and 1 or true accepts. Any other value, or
+// a header set that carries one of the IDs, is no decision.
+func b3MultiDecision(r reader) flags {
+	if r.get(hB3TraceID) != "" || r.get(hB3SpanID) != "" {
+		return 0
+	}
+	if r.get(hB3Flags) == "1" {
+		return flagOnlyDebug | flagDebug
+	}
+	switch sampled := r.get(hB3Sampled); {
+	case sampled == "0" || asciiEqualFold(sampled, "false"):
+		return flagOnlyDeny
+	case sampled == "1" || asciiEqualFold(sampled, "true"):
+		return flagOnlyAccept
+	}
+	return 0
+}
+
+// extractB3Multi parses the X-B3-* headers as the contrib B3 propagator does,
+// except that X-B3-ParentSpanId may be shorter than 16 hex digits (either
+// case, zero included), as the Jaeger clients' B3 codecs read it: the
+// parent is validated, never used. The trace and span IDs are read first:
+// without both there is no span context and the other headers are not
+// parsed.
 func extractB3Multi(r reader) (trace.SpanContext, flags, bool) {
 	traceID := r.get(hB3TraceID)
 	if traceID == "" {
@@ -133,7 +179,8 @@ func extractB3Multi(r reader) (trace.SpanContext, flags, bool) {
 		return trace.SpanContext{}, 0, false
 	}
 	if parent := r.get(hB3ParentID); parent != "" {
-		if _, err := trace.SpanIDFromHex(parent); err != nil {
+		var p [8]byte
+		if !decodeHexAnyCase(p[:], parent) {
 			return trace.SpanContext{}, 0, false
 		}
 	}

@@ -43,6 +43,8 @@ var (
 	hUberTraceID   = headerKey{"uber-trace-id", "Uber-Trace-Id"}
 	hCETraceparent = headerKey{"ce-traceparent", "Ce-Traceparent"}
 	hCETracestate  = headerKey{"ce-tracestate", "Ce-Tracestate"}
+	hJaegerDebugID = headerKey{"jaeger-debug-id", "Jaeger-Debug-Id"}
+	hJaegerBaggage = headerKey{"jaeger-baggage", "Jaeger-Baggage"}
 )
 
 // uberctxPrefix prefixes Jaeger baggage keys.
@@ -70,6 +72,25 @@ func (r reader) get(k headerKey) string {
 		return ""
 	}
 	return r.c.Get(k.lower)
+}
+
+// only returns the value of k and whether the carrier holds exactly one:
+// a header sent twice is not one value.
+func (r reader) only(k headerKey) (string, bool) {
+	if r.header {
+		if v := r.h[k.canon]; len(v) == 1 {
+			return v[0], true
+		}
+		return "", false
+	}
+	if vg, ok := r.c.(propagation.ValuesGetter); ok {
+		if v := vg.Values(k.lower); len(v) == 1 {
+			return v[0], true
+		}
+		return "", false
+	}
+	v := r.c.Get(k.lower)
+	return v, v != ""
 }
 
 // values returns every value of k when the carrier can hold several.
@@ -113,34 +134,122 @@ type flags uint8
 
 const (
 	// flagDebug: B3 "d" or X-B3-Flags: 1, or Jaeger flags with the debug bit;
-	// the trace is also sampled.
+	// the trace is also sampled. Injection writes debug only for a sampled
+	// span context.
 	flagDebug flags = 1 << iota
 	// flagDeferred: B3 without a sampling state; the receiver decides, and
 	// B3 injection leaves the state out as the contrib propagator does.
 	flagDeferred
+	// flagOnlyDeny, flagOnlyAccept and flagOnlyDebug: a sampling decision
+	// that came without trace IDs (see SamplingOnly).
+	flagOnlyDeny
+	flagOnlyAccept
+	flagOnlyDebug
 )
 
-type flagsKey struct{}
+type stateKey struct{}
 
-// withFlags records fl on ctx. It allocates only when fl is set or when it
-// must clear flags an outer extraction left on ctx.
-func withFlags(ctx context.Context, fl flags) context.Context {
-	if fl == 0 && ctx.Value(flagsKey{}) == nil {
-		return ctx
+// extracted is what Extract records on the context besides the span context
+// when it is more than flags: a tracestate list the span context's
+// TraceState cannot hold, or a jaeger-debug-id.
+type extracted struct {
+	fl      flags
+	ts      *w3cState
+	debugID string
+}
+
+// withState records what an extraction found beside the span context. The
+// common case (flags only) stores the flags themselves; it allocates only
+// when there is something to record or when it must clear what an outer
+// extraction left on ctx.
+func withState(ctx context.Context, fl flags, ts *w3cState, debugID string) context.Context {
+	if ts == nil && debugID == "" {
+		if fl == 0 && ctx.Value(stateKey{}) == nil {
+			return ctx
+		}
+		return context.WithValue(ctx, stateKey{}, fl)
 	}
-	return context.WithValue(ctx, flagsKey{}, fl)
+	return context.WithValue(ctx, stateKey{}, &extracted{fl: fl, ts: ts, debugID: debugID})
+}
+
+func stateFrom(ctx context.Context) (flags, *w3cState, string) {
+	switch v := ctx.Value(stateKey{}).(type) {
+	case flags:
+		return v, nil, ""
+	case *extracted:
+		return v.fl, v.ts, v.debugID
+	}
+	return 0, nil, ""
 }
 
 func flagsFrom(ctx context.Context) flags {
-	fl, _ := ctx.Value(flagsKey{}).(flags)
+	fl, _, _ := stateFrom(ctx)
 	return fl
 }
 
 // IsDebug reports whether the span context extracted into ctx was marked
-// debug (B3 "d" or X-B3-Flags: 1, Jaeger flag 0x2). Debug contexts are
-// always sampled, and Inject writes debug in B3 and Jaeger.
+// debug (B3 "d" or X-B3-Flags: 1, Jaeger flag 0x2), or whether the request
+// asked for debug without trace IDs (b3: d, a lone X-B3-Flags: 1, a lone
+// jaeger-debug-id). Inject writes debug in B3 and Jaeger for a sampled span
+// context under ctx.
 func IsDebug(ctx context.Context) bool { return flagsFrom(ctx)&flagDebug != 0 }
 
 // IsDeferred reports whether the span context extracted into ctx came from
 // B3 headers without a sampling decision.
 func IsDeferred(ctx context.Context) bool { return flagsFrom(ctx)&flagDeferred != 0 }
+
+// Decision is a sampling decision a request carried without trace IDs.
+type Decision uint8
+
+// The decisions SamplingOnly reports.
+const (
+	// NoDecision: the request carried trace IDs, or nothing at all.
+	NoDecision Decision = iota
+	// Deny: b3: 0, or X-B3-Sampled: 0 (or false) without X-B3-TraceId and
+	// X-B3-SpanId. Extract starts a new trace that is not sampled.
+	Deny
+	// Accept: b3: 1, or X-B3-Sampled: 1 (or true) alone. Extract records it
+	// and nothing else; Sampler samples the new root span.
+	Accept
+	// Debug: b3: d, a lone X-B3-Flags: 1, or a lone jaeger-debug-id.
+	// Extract records it (IsDebug reports true); Sampler samples the new
+	// root span.
+	Debug
+)
+
+// String returns "deny", "accept", "debug" or "none".
+func (d Decision) String() string {
+	switch d {
+	case Deny:
+		return "deny"
+	case Accept:
+		return "accept"
+	case Debug:
+		return "debug"
+	}
+	return "none"
+}
+
+// SamplingOnly returns the sampling decision the request extracted into ctx
+// carried without trace IDs, or NoDecision. Extract looks for one only when
+// no configured format yields a span context, in the extraction order.
+func SamplingOnly(ctx context.Context) Decision {
+	switch fl := flagsFrom(ctx); {
+	case fl&flagOnlyDeny != 0:
+		return Deny
+	case fl&flagOnlyDebug != 0:
+		return Debug
+	case fl&flagOnlyAccept != 0:
+		return Accept
+	}
+	return NoDecision
+}
+
+// DebugID returns the value of the jaeger-debug-id header the request
+// extracted into ctx carried without an uber-trace-id (URL-decoded, as the
+// Jaeger clients read it), or "". Sampler records it on the new root span
+// as the jaeger-debug-id attribute, as the Jaeger clients tag that span.
+func DebugID(ctx context.Context) string {
+	_, _, id := stateFrom(ctx)
+	return id
+}

@@ -96,24 +96,27 @@ func InjectEvent(ctx context.Context, e *event.Event) {
 		return
 	}
 	c.Set(TraceStateExtension, "")
-	injectW3C(sc, newWriter(c), headerKey{lower: TraceParentExtension}, headerKey{lower: TraceStateExtension})
+	_, st, _ := stateFrom(ctx)
+	injectW3C(sc, st, newWriter(c), headerKey{lower: TraceParentExtension}, headerKey{lower: TraceStateExtension})
 }
 
 // EventSpanContext returns the remote span context e's distributed-tracing
 // extension carries (invalid when it carries none or a malformed one).
 func EventSpanContext(e event.Event) trace.SpanContext {
 	c := EventCarrier{&e}
-	sc, _ := extractW3C(c.Get(TraceParentExtension), newReader(c), headerKey{lower: TraceStateExtension})
+	sc, _, _ := extractW3C(newReader(c), headerKey{lower: TraceParentExtension}, headerKey{lower: TraceStateExtension})
 	return sc
 }
 
 // ExtractEvent returns ctx carrying the remote span context from e's
 // distributed-tracing extension, or ctx unchanged when it has none.
 func ExtractEvent(ctx context.Context, e event.Event) context.Context {
-	if sc := EventSpanContext(e); sc.IsValid() {
-		return trace.ContextWithRemoteSpanContext(ctx, sc)
+	c := EventCarrier{&e}
+	sc, st, ok := extractW3C(newReader(c), headerKey{lower: TraceParentExtension}, headerKey{lower: TraceStateExtension})
+	if !ok {
+		return ctx
 	}
-	return ctx
+	return trace.ContextWithRemoteSpanContext(withState(ctx, 0, st, ""), sc)
 }
 
 // InjectProducer prepares an event about to be sent over HTTP: it writes the

@@ -46,18 +46,78 @@ limitations under the License.
 // in B3 and Jaeger whatever format they came in (IsDebug); a B3 context
 // without a sampling state is deferred and B3 injection leaves the state out
 // again (IsDeferred), as go.opentelemetry.io/contrib/propagators/b3 does;
-// W3C carries the sampled flag only. 64-bit B3 and Jaeger trace IDs are
-// left-padded with zeros to 128 bits.
+// W3C carries the sampled and random flags only. 64-bit B3 and Jaeger trace
+// IDs are left-padded with zeros to 128 bits.
 //
-// Each format parses and writes exactly what the OpenTelemetry propagator
-// for it does (propagation.TraceContext and Baggage, contrib b3 and jaeger);
-// the differential tests and fuzz targets hold that. The deliberate
-// differences: nothing is injected for an invalid span context (contrib B3
-// writes "b3: 0"); a B3 header with a sampling state but no IDs carries no
-// context and sets nothing (contrib keeps its debug bit, even from a
-// malformed X-B3-* set); a baggage header over 8192 bytes keeps its leading
-// members instead of being dropped whole; errors are never reported to the
-// global OpenTelemetry error handler on the request path.
+// # W3C Trace Context: Level 2
+//
+// kntrace reads and writes W3C Trace Context Level 2 (which Level 1
+// senders are a subset of) and passes every test of the W3C validation
+// suite at both levels. traceparent parses as propagation.TraceContext
+// parses it, except that a traceparent sent twice is refused (its field
+// lines combine into a list, which is not a traceparent) and a new trace
+// starts. tracestate follows the specification's words where
+// trace.TraceState is stricter: every tracestate line is one list (RFC 9110
+// combining); spaces, tabs, empty and blank members are allowed; keys follow
+// the Level 2 grammar ("@" anywhere, a digit first, up to 256 characters); a
+// repeated key keeps its left-most member; a member that is not key=value
+// by the grammar, or more than 32 members, discards the whole header (the
+// specification allows either; the suite expects this). Members
+// trace.TraceState cannot hold travel beside the span context and are
+// written back in place for spans of the same trace, after the members the
+// service added or changed (see TestTracestateBeyondTraceState).
+//
+// # B3 and Jaeger as their clients write them
+//
+// B3 follows Zipkin's b3-propagation specification and Envoy's extractor:
+// every separator of the single header is "-" (contrib checks only the
+// first). A sampling state sent without IDs (b3: 0|1|d, X-B3-Sampled or
+// X-B3-Flags without X-B3-TraceId and X-B3-SpanId, SamplingOnly) is read
+// when no format yields a span context: a deny starts a new random trace
+// that is not sampled, so any parent-based sampler drops the request and
+// every format written downstream carries the deny; an accept or a debug
+// starts no trace by itself (a made-up parent would show in Jaeger as a
+// missing span) and is honoured by Sampler, which samples the new root
+// span; without Sampler the local sampler decides. X-B3-ParentSpanId is
+// read as the Jaeger clients' B3 codecs read it: 1 to 16 hex digits of
+// either case, zero included (it is validated, never used).
+//
+// uber-trace-id is read as the Jaeger clients read it: a value holding "%"
+// is URL-decoded first; IDs are hex of either case; the deprecated parent
+// field must be 1 to 16 hex digits; flags must be present and are one byte
+// in hex. The sources contradict each other on flags: jaeger-client-go reads
+// them as decimal (strconv.ParseUint(s, 10, 8)) while the Jaeger
+// documentation says hex and every client, Go included, writes them in hex
+// (Go with %x, Java with Integer.toHexString, Python with {:x}) and the
+// Java, Python and Node readers read hex. kntrace reads hex: the two
+// readings agree on 0 to 9, which is all a client writes unless it sets the
+// firehose bit, and on larger values only hex reads back what the writers
+// meant ("11" is 0x11, sampled; "f" is sampled and debug; "255" is over one
+// byte and refused). Negative and signed flags are refused. A lone
+// jaeger-debug-id (no span context from any format) is recorded (DebugID)
+// as a debug decision: Sampler samples the new root span and tags it
+// jaeger-debug-id with the value, as the Jaeger clients do. Baggage comes
+// from uberctx-* headers and the jaeger-baggage header (k1=v1, k2=v2) when
+// the Jaeger header wins or no format yields a span context; W3C baggage
+// wins over uberctx-*, which wins over jaeger-baggage; keys are lower-cased,
+// as header names lose their case. uberctx-* values are written
+// percent-encoded with a space as %20, never "+", so that Go's and Java's
+// decoders (which read "+" as a space) and Node's and Python's (which keep
+// it) all read back the same text; a key that cannot be part of a header
+// name is not written as uberctx-*, since an HTTP client would refuse the
+// request.
+//
+// # Differences from the OpenTelemetry propagators
+//
+// Each format otherwise parses and writes exactly what the OpenTelemetry
+// propagator for it does (propagation.TraceContext and Baggage, contrib b3
+// and jaeger); the differential tests and fuzz targets hold that, with the
+// deliberate differences listed in their tables: the W3C, B3 and Jaeger
+// rules above; nothing is injected for an invalid span context (contrib B3
+// writes "b3: 0"); a B3 or Jaeger debug state is written only for a sampled
+// span context; a baggage header over 8192 bytes keeps its leading members
+// instead of being dropped whole; errors are never reported to the global
+// OpenTelemetry error handler on the request path.
 //
 // # Configuration
 //
@@ -83,6 +143,6 @@ limitations under the License.
 //
 //	go test ./propagation -run '^$' -fuzz '^FuzzB3Single$' -fuzztime 5m
 //
-// with FuzzW3C, FuzzB3Single, FuzzB3Multi, FuzzJaeger, FuzzBaggage,
-// FuzzUberctx and FuzzOTELPropagators.
+// with FuzzW3C, FuzzTracestate, FuzzB3Single, FuzzB3Multi, FuzzJaeger,
+// FuzzBaggage, FuzzUberctx, FuzzJaegerBaggage and FuzzOTELPropagators.
 package propagation

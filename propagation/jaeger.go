@@ -17,88 +17,111 @@ limitations under the License.
 package propagation
 
 import (
+	"context"
 	"encoding/hex"
+	"net/url"
+	"slices"
 	"strings"
 
+	"go.opentelemetry.io/otel/baggage"
 	"go.opentelemetry.io/otel/trace"
 )
 
-// extractJaeger parses uber-trace-id as the contrib Jaeger propagator does:
-// {trace-id}:{span-id}:{parent-span-id}:{flags}, IDs of up to 32 and 16
-// lower-case hex digits left-padded with zeros, flags a signed hex integer
-// whose bit 0x1 means sampled and 0x2 (with 0x1) debug.
+// extractJaeger parses uber-trace-id as the Jaeger clients read it:
+// {trace-id}:{span-id}:{parent-span-id}:{flags}, where
+//
+//   - a value holding "%" is URL-decoded first (the clients' HTTP header
+//     codecs decode it, so "%3A" separators are accepted);
+//   - the trace ID is 1 to 32 and the span ID 1 to 16 hex digits of either
+//     case, not zero, left-padded with zeros;
+//   - the deprecated parent span ID is 1 to 16 hex digits of either case
+//     (zero, a root, included): validated, never used;
+//   - flags are one byte written in hex (leading zeros allowed, no sign, at
+//     most ff), bit 0x1 sampled, 0x2 (with 0x1) debug.
+//
+// The package documentation explains why flags are read as hex although
+// jaeger-client-go reads them as decimal.
 func extractJaeger(h string) (trace.SpanContext, flags, bool) {
 	if h == "" {
 		return trace.SpanContext{}, 0, false
 	}
+	if strings.IndexByte(h, '%') >= 0 {
+		d, err := url.QueryUnescape(h)
+		if err != nil {
+			return trace.SpanContext{}, 0, false
+		}
+		h = d
+	}
 	tid, rest, ok1 := strings.Cut(h, ":")
 	sid, rest, ok2 := strings.Cut(rest, ":")
-	_, fs, ok3 := strings.Cut(rest, ":")
+	parent, fs, ok3 := strings.Cut(rest, ":")
 	if !ok1 || !ok2 || !ok3 || strings.IndexByte(fs, ':') >= 0 {
 		return trace.SpanContext{}, 0, false
 	}
 	var scc trace.SpanContextConfig
-	if !decodeHexRight(scc.TraceID[:], tid) || !scc.TraceID.IsValid() ||
-		!decodeHexRight(scc.SpanID[:], sid) || !scc.SpanID.IsValid() {
+	var pid [8]byte
+	if !decodeHexAnyCase(scc.TraceID[:], tid) || !scc.TraceID.IsValid() ||
+		!decodeHexAnyCase(scc.SpanID[:], sid) || !scc.SpanID.IsValid() ||
+		!decodeHexAnyCase(pid[:], parent) {
+		return trace.SpanContext{}, 0, false
+	}
+	v, ok := parseJaegerFlags(fs)
+	if !ok {
 		return trace.SpanContext{}, 0, false
 	}
 	var fl flags
-	if fs != "" {
-		v, ok := parseHexInt64(fs)
-		if !ok {
-			return trace.SpanContext{}, 0, false
-		}
-		if v&1 == 1 {
-			scc.TraceFlags = trace.FlagsSampled
-			if v&2 == 2 {
-				fl = flagDebug
-			}
+	if v&1 == 1 {
+		scc.TraceFlags = trace.FlagsSampled
+		if v&2 == 2 {
+			fl = flagDebug
 		}
 	}
 	return trace.NewSpanContext(scc), fl, true
 }
 
-// parseHexInt64 is strconv.ParseInt(s, 16, 64) without the error value: an
-// optional sign, then hex digits of either case, within int64's range. It
-// returns the two's complement bits.
-func parseHexInt64(s string) (uint64, bool) {
-	neg := false
-	if s != "" && (s[0] == '+' || s[0] == '-') {
-		neg = s[0] == '-'
-		s = s[1:]
-	}
+// parseJaegerFlags reads the flags field: hex digits of either case whose
+// value fits one byte.
+func parseJaegerFlags(s string) (byte, bool) {
 	if s == "" {
 		return 0, false
 	}
-	var v uint64
+	var v uint
 	for i := 0; i < len(s); i++ {
-		c := s[i]
-		var d byte
-		switch {
-		case '0' <= c && c <= '9':
-			d = c - '0'
-		case 'a' <= c && c <= 'f':
-			d = c - 'a' + 10
-		case 'A' <= c && c <= 'F':
-			d = c - 'A' + 10
-		default:
+		d := hexRevAny[s[i]]
+		if d > 0x0f {
 			return 0, false
 		}
-		if v > (1<<64-1)>>4 {
+		v = v<<4 | uint(d)
+		if v > 0xff {
 			return 0, false
 		}
-		v = v<<4 | uint64(d)
 	}
-	if neg {
-		if v > 1<<63 {
-			return 0, false
-		}
-		return -v, true
+	return byte(v), true
+}
+
+// jaegerDecode URL-decodes a Jaeger header value as the clients' HTTP codecs
+// do ("+" is a space); a value that does not decode is kept as it is.
+func jaegerDecode(v string) string {
+	if strings.IndexByte(v, '%') < 0 && strings.IndexByte(v, '+') < 0 {
+		return v
 	}
-	if v > 1<<63-1 {
-		return 0, false
+	if d, err := url.QueryUnescape(v); err == nil {
+		return d
 	}
-	return v, true
+	return v
+}
+
+// jaegerEncode URL-encodes a baggage value so that every Jaeger client
+// decodes it back to the same text: everything but letters, digits and
+// "-_.~" percent-encoded, a space as %20 (never "+", which
+// decodeURIComponent in jaeger-client-node and unquote in
+// jaeger-client-python leave as "+").
+func jaegerEncode(v string) string {
+	e := url.QueryEscape(v)
+	if strings.IndexByte(e, '+') < 0 {
+		return e
+	}
+	return strings.ReplaceAll(e, "+", "%20")
 }
 
 // injectJaeger writes uber-trace-id: {trace-id}:{span-id}:0:{flags} with
@@ -122,4 +145,146 @@ func injectJaeger(sc trace.SpanContext, fl flags, w writer) {
 		buf[52] = '0'
 	}
 	w.set(hUberTraceID, string(buf[:]))
+}
+
+// extractJaegerBaggage adds Jaeger baggage to ctx's baggage, as the Jaeger
+// clients read it: uberctx-<key> headers (values URL-decoded) and the
+// jaeger-baggage header (k1=v1, k2=v2, URL-decoded as a whole; spaces around
+// keys and values trimmed; a member without exactly one "=" skipped). Keys
+// are lower-cased, as header names lose their case. On a key conflict W3C
+// baggage wins over uberctx-*, which wins over jaeger-baggage. The W3C
+// baggage limits apply.
+func extractJaegerBaggage(ctx context.Context, r reader) context.Context {
+	var keys []string
+	if r.header {
+		for k := range r.h {
+			if hasUberctxPrefix(k) {
+				keys = append(keys, k)
+			}
+		}
+	} else {
+		for _, k := range r.c.Keys() {
+			if hasUberctxPrefix(k) {
+				keys = append(keys, k)
+			}
+		}
+	}
+	adhoc := r.get(hJaegerBaggage)
+	if len(keys) == 0 && adhoc == "" {
+		return ctx
+	}
+	slices.Sort(keys) // deterministic choice when limits drop members
+
+	bag := baggage.FromContext(ctx)
+	members := bag.Members()
+	size := len(bag.String())
+	added := false
+	seen := func(name string) bool {
+		for _, m := range members {
+			if m.Key() == name {
+				return true
+			}
+		}
+		return false
+	}
+	add := func(name, v string) bool {
+		if seen(name) {
+			return true
+		}
+		m, err := baggage.NewMemberRaw(name, v)
+		if err != nil {
+			return true
+		}
+		if len(members) >= maxBaggageMembers {
+			return false
+		}
+		n := len(m.String())
+		if n == 0 { // a key W3C baggage cannot write still takes its room
+			n = len(name) + 1 + len(v)
+		}
+		if len(members) > 0 {
+			n++
+		}
+		if size+n > maxBaggageBytes {
+			return true
+		}
+		members = append(members, m)
+		size += n
+		added = true
+		return true
+	}
+	for _, k := range keys {
+		var v string
+		if r.header {
+			v = r.h[k][0]
+		} else {
+			v = r.c.Get(k)
+		}
+		if !add(strings.ToLower(k[len(uberctxPrefix):]), jaegerDecode(v)) {
+			break
+		}
+	}
+	if adhoc != "" {
+		for part := range strings.SplitSeq(jaegerDecode(adhoc), ",") {
+			k, v, ok := strings.Cut(part, "=")
+			k, v = strings.TrimSpace(k), strings.TrimSpace(v)
+			if !ok || k == "" || strings.IndexByte(v, '=') >= 0 {
+				continue
+			}
+			if !add(strings.ToLower(k), v) {
+				break
+			}
+		}
+	}
+	if !added {
+		return ctx
+	}
+	b, err := baggage.New(members...)
+	if err != nil && b.Len() == 0 {
+		return ctx
+	}
+	return baggage.ContextWithBaggage(ctx, b)
+}
+
+func hasUberctxPrefix(k string) bool {
+	return len(k) > len(uberctxPrefix) && strings.EqualFold(k[:len(uberctxPrefix)], uberctxPrefix)
+}
+
+// injectUberctx writes ctx's baggage as Jaeger uberctx-<key> headers,
+// values encoded with jaegerEncode. A key that cannot be part of a header
+// name (a space, say) is not written: an HTTP client refuses to send such
+// a header, and tracing must not fail the request.
+func injectUberctx(ctx context.Context, w writer) {
+	bag := baggage.FromContext(ctx)
+	if bag.Len() == 0 {
+		return
+	}
+	for _, m := range bag.Members() {
+		if !headerToken(m.Key()) {
+			continue
+		}
+		k, v := uberctxPrefix+m.Key(), jaegerEncode(m.Value())
+		if w.header {
+			w.h.Set(k, v)
+		} else {
+			w.c.Set(k, v)
+		}
+	}
+}
+
+// headerToken reports whether s is an RFC 9110 token, the characters a
+// header name is made of.
+func headerToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
+			strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0 {
+			continue
+		}
+		return false
+	}
+	return true
 }

@@ -181,8 +181,11 @@ func (p *Propagator) Fields() []string { return append([]string(nil), p.fields..
 
 // Extract reads the configured formats from carrier in precedence order and
 // returns ctx with the first valid remote span context (and W3C baggage, and
-// uberctx-* baggage when the Jaeger header won). A malformed header is
-// skipped as a whole; nothing is ever returned as an error.
+// Jaeger baggage when the Jaeger header won or no format did). When no
+// format yields a span context, a sampling decision sent without trace IDs
+// is recorded (SamplingOnly); a deny starts a new trace that is not
+// sampled. A malformed header is skipped as a whole; nothing is ever
+// returned as an error.
 func (p *Propagator) Extract(ctx context.Context, carrier propagation.TextMapCarrier) context.Context {
 	r := newReader(carrier)
 	winner := Format(0)
@@ -190,11 +193,12 @@ func (p *Propagator) Extract(ctx context.Context, carrier propagation.TextMapCar
 		var (
 			sc trace.SpanContext
 			fl flags
+			st *w3cState
 			ok bool
 		)
 		switch f {
 		case TraceContext:
-			sc, ok = extractW3C(r.get(hTraceparent), r, hTracestate)
+			sc, st, ok = extractW3C(r, hTraceparent, hTracestate)
 		case B3:
 			sc, fl, ok = extractB3Single(r.get(hB3))
 		case B3Multi:
@@ -202,20 +206,50 @@ func (p *Propagator) Extract(ctx context.Context, carrier propagation.TextMapCar
 		case Jaeger:
 			sc, fl, ok = extractJaeger(r.get(hUberTraceID))
 		case CloudEvents:
-			sc, ok = extractW3C(r.get(hCETraceparent), r, hCETracestate)
+			sc, st, ok = extractW3C(r, hCETraceparent, hCETracestate)
 		}
 		if ok {
-			ctx = withFlags(ctx, fl)
+			ctx = withState(ctx, fl, st, "")
 			ctx = trace.ContextWithRemoteSpanContext(ctx, sc)
 			winner = f
 			break
 		}
 	}
+	if winner == 0 {
+		ctx = p.extractSamplingOnly(ctx, r)
+	}
 	if p.extractBaggage {
 		ctx = extractW3CBaggage(ctx, r)
 	}
-	if winner == Jaeger && p.extractUberctx {
-		ctx = extractUberctx(ctx, r)
+	if p.extractUberctx && (winner == Jaeger || winner == 0) {
+		ctx = extractJaegerBaggage(ctx, r)
+	}
+	return ctx
+}
+
+// extractSamplingOnly looks, in extraction order, for a sampling decision
+// sent without trace IDs: b3: 0|1|d; X-B3-Sampled or X-B3-Flags without
+// X-B3-TraceId and X-B3-SpanId; jaeger-debug-id without uber-trace-id.
+func (p *Propagator) extractSamplingOnly(ctx context.Context, r reader) context.Context {
+	for _, f := range p.extract {
+		var fl flags
+		switch f {
+		case B3:
+			fl = b3SingleDecision(r.get(hB3))
+		case B3Multi:
+			fl = b3MultiDecision(r)
+		case Jaeger:
+			if id := r.get(hJaegerDebugID); id != "" {
+				return withState(ctx, flagOnlyDebug|flagDebug, nil, jaegerDecode(id))
+			}
+		}
+		switch {
+		case fl == 0:
+		case fl&flagOnlyDeny != 0:
+			return trace.ContextWithRemoteSpanContext(withState(ctx, fl, nil, ""), deniedSpanContext())
+		default:
+			return withState(ctx, fl, nil, "")
+		}
 	}
 	return ctx
 }
@@ -225,18 +259,22 @@ func (p *Propagator) Extract(ctx context.Context, carrier propagation.TextMapCar
 func (p *Propagator) Inject(ctx context.Context, carrier propagation.TextMapCarrier) {
 	w := newWriter(carrier)
 	sc := trace.SpanContextFromContext(ctx)
+	fl, st, _ := stateFrom(ctx)
+	if fl&flagDebug != 0 && !sc.IsSampled() {
+		fl &^= flagDebug // a debug request the local sampler did not follow
+	}
 	for _, f := range p.inject {
 		switch f {
 		case TraceContext:
-			injectW3C(sc, w, hTraceparent, hTracestate)
+			injectW3C(sc, st, w, hTraceparent, hTracestate)
 		case Baggage:
 			injectW3CBaggage(ctx, w)
 		case B3:
-			injectB3Single(sc, flagsFrom(ctx), w)
+			injectB3Single(sc, fl, w)
 		case B3Multi:
-			injectB3Multi(sc, flagsFrom(ctx), w)
+			injectB3Multi(sc, fl, w)
 		case Jaeger:
-			injectJaeger(sc, flagsFrom(ctx), w)
+			injectJaeger(sc, fl, w)
 			injectUberctx(ctx, w)
 		}
 	}

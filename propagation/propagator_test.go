@@ -260,26 +260,29 @@ func TestDeliberateDifferences(t *testing.T) {
 			t.Fatalf("contrib b3 changed: now injects %v without a span context", peer)
 		}
 	})
-	for _, in := range []map[string]string{
-		{"b3": "d"},
-		{"x-b3-flags": "1"},
-		{"x-b3-flags": "1", "x-b3-traceid": "not-hex", "x-b3-spanid": sid},
-	} {
-		t.Run("no debug state from a header without a context "+strings.Join(keysOf(in), "+"), func(t *testing.T) {
-			ctx := p.Extract(context.Background(), otelprop.MapCarrier(in))
-			if propagation.IsDebug(ctx) || trace.SpanContextFromContext(ctx).IsValid() {
-				t.Fatalf("extracted state from %v", in)
+	tests := []struct {
+		name string
+		in   map[string]string
+		want propagation.Decision
+	}{
+		{name: "b3 debug without IDs is recorded", in: map[string]string{"b3": "d"}, want: propagation.Debug},
+		{name: "lone X-B3-Flags debug is recorded", in: map[string]string{"x-b3-flags": "1"}, want: propagation.Debug},
+		{name: "nothing from a malformed X-B3-* set", in: map[string]string{"x-b3-flags": "1", "x-b3-traceid": "not-hex", "x-b3-spanid": sid}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := p.Extract(context.Background(), otelprop.MapCarrier(tt.in))
+			if got := propagation.SamplingOnly(ctx); got != tt.want {
+				t.Errorf("SamplingOnly = %v, want %v", got, tt.want)
+			}
+			if got := propagation.IsDebug(ctx); got != (tt.want == propagation.Debug) {
+				t.Errorf("IsDebug = %v", got)
+			}
+			if trace.SpanContextFromContext(ctx).IsValid() {
+				t.Errorf("a span context was extracted from %v", tt.in)
 			}
 		})
 	}
-}
-
-func keysOf(m map[string]string) []string {
-	var out []string
-	for k := range m {
-		out = append(out, k)
-	}
-	return out
 }
 
 func TestParseList(t *testing.T) {
@@ -444,7 +447,7 @@ func TestUberctxBaggage(t *testing.T) {
 		ctx := p.Extract(context.Background(), otelprop.HeaderCarrier(h))
 		out := http.Header{}
 		p.Inject(ctx, otelprop.HeaderCarrier(out))
-		if got := out.Get("uberctx-user-id"); got != "alice+smith" {
+		if got := out.Get("uberctx-user-id"); got != "alice%20smith" {
 			t.Fatalf("uberctx-user-id = %q", got)
 		}
 	})

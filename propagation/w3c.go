@@ -19,8 +19,6 @@ package propagation
 import (
 	"context"
 	"encoding/hex"
-	"net/url"
-	"slices"
 	"strings"
 
 	"go.opentelemetry.io/otel/baggage"
@@ -36,12 +34,18 @@ const (
 	maxBaggageMembers = 64
 )
 
-// extractW3C parses a traceparent value exactly as propagation.TraceContext
-// does (any version up to 254; for version 00 exactly four fields and
-// flags up to 0x03; lower-case hex only), without allocating.
-func extractW3C(h string, r reader, tsKey headerKey) (trace.SpanContext, bool) {
-	if h == "" {
-		return trace.SpanContext{}, false
+// extractW3C parses the traceparent header tpKey exactly as
+// propagation.TraceContext does (any version up to 254; for version 00
+// exactly four fields and flags up to 0x03; lower-case hex only), without
+// allocating, except that a traceparent sent more than once is refused: its
+// field lines combine into a list, which is not a traceparent. The
+// tracestate lines tsKey are read as one list (parseTracestate); the
+// returned state is non-nil only when the list holds members
+// trace.TraceState cannot.
+func extractW3C(r reader, tpKey, tsKey headerKey) (trace.SpanContext, *w3cState, bool) {
+	h, one := r.only(tpKey)
+	if !one || h == "" {
+		return trace.SpanContext{}, nil, false
 	}
 	var ver, opts [1]byte
 	var scc trace.SpanContextConfig
@@ -49,20 +53,25 @@ func extractW3C(h string, r reader, tsKey headerKey) (trace.SpanContext, bool) {
 		!w3cPart(scc.TraceID[:], &h, 32) ||
 		!w3cPart(scc.SpanID[:], &h, 16) ||
 		!w3cPart(opts[:], &h, 2) {
-		return trace.SpanContext{}, false
+		return trace.SpanContext{}, nil, false
 	}
 	if ver[0] == 0 && (h != "" || opts[0] > 3) {
-		return trace.SpanContext{}, false
+		return trace.SpanContext{}, nil, false
 	}
 	if !scc.TraceID.IsValid() || !scc.SpanID.IsValid() {
-		return trace.SpanContext{}, false
+		return trace.SpanContext{}, nil, false
 	}
 	scc.TraceFlags = trace.TraceFlags(opts[0]) & (trace.FlagsSampled | trace.FlagsRandom)
-	if ts := r.get(tsKey); ts != "" {
-		scc.TraceState, _ = trace.ParseTraceState(ts) // invalid: dropped, as upstream does
+	var st *w3cState
+	if r.header {
+		if vs := r.h[tsKey.canon]; len(vs) > 0 {
+			scc.TraceState, st = parseTracestate(vs, scc.TraceID)
+		}
+	} else if vs := r.values(tsKey); len(vs) > 0 {
+		scc.TraceState, st = parseTracestate(vs, scc.TraceID)
 	}
 	scc.Remote = true
-	return trace.NewSpanContext(scc), true
+	return trace.NewSpanContext(scc), st, true
 }
 
 // w3cPart decodes the next '-'-separated field of *h, which must be n
@@ -88,18 +97,18 @@ func decodeHex(dst []byte, s string) bool {
 	return true
 }
 
-// decodeHexRight decodes up to 2*len(dst) lower-case hex digits into dst,
-// right-aligned and left-padded with zeros, as the contrib B3 and Jaeger
-// propagators pad short IDs.
-func decodeHexRight(dst []byte, s string) bool {
-	if len(s) > 2*len(dst) {
+// decodeHexAnyCase decodes 1 to 2*len(dst) hex digits of either case into
+// dst, right-aligned and left-padded with zeros, as the Jaeger clients
+// read IDs (and the contrib B3 and Jaeger propagators pad short ones).
+func decodeHexAnyCase(dst []byte, s string) bool {
+	if s == "" || len(s) > 2*len(dst) {
 		return false
 	}
 	clear(dst)
 	j := len(dst) - 1
 	i := len(s)
 	for ; i >= 2; i -= 2 {
-		hi, lo := hexRev[s[i-2]], hexRev[s[i-1]]
+		hi, lo := hexRevAny[s[i-2]], hexRevAny[s[i-1]]
 		if hi|lo > 0x0f {
 			return false
 		}
@@ -107,7 +116,7 @@ func decodeHexRight(dst []byte, s string) bool {
 		j--
 	}
 	if i == 1 {
-		lo := hexRev[s[0]]
+		lo := hexRevAny[s[0]]
 		if lo > 0x0f {
 			return false
 		}
@@ -129,15 +138,25 @@ var hexRev = func() (t [256]byte) {
 	return t
 }()
 
+// hexRevAny is hexRev that also reads upper-case digits.
+var hexRevAny = func() (t [256]byte) {
+	t = hexRev
+	for c := 'A'; c <= 'F'; c++ {
+		t[c] = byte(c-'A') + 10
+	}
+	return t
+}()
+
 const hexDigits = "0123456789abcdef"
 
 // injectW3C writes traceparent (version 00) and tracestate as
-// propagation.TraceContext does.
-func injectW3C(sc trace.SpanContext, w writer, tpKey, tsKey headerKey) {
+// propagation.TraceContext does, the tracestate including the members of
+// st the span context could not hold (tracestateFor).
+func injectW3C(sc trace.SpanContext, st *w3cState, w writer, tpKey, tsKey headerKey) {
 	if !sc.IsValid() {
 		return
 	}
-	if ts := sc.TraceState().String(); ts != "" {
+	if ts := tracestateFor(sc, st); ts != "" {
 		w.set(tsKey, ts)
 	}
 	var buf [55]byte
@@ -192,94 +211,5 @@ func truncateBaggage(s string) string {
 func injectW3CBaggage(ctx context.Context, w writer) {
 	if s := baggage.FromContext(ctx).String(); s != "" {
 		w.set(hBaggage, s)
-	}
-}
-
-// extractUberctx adds Jaeger uberctx-<key> headers (URL-encoded values, as
-// Jaeger clients write them) to ctx's baggage. W3C baggage members win over
-// uberctx ones with the same key; the same limits apply.
-func extractUberctx(ctx context.Context, r reader) context.Context {
-	var keys []string
-	if r.header {
-		for k := range r.h {
-			if hasUberctxPrefix(k) {
-				keys = append(keys, k)
-			}
-		}
-	} else {
-		for _, k := range r.c.Keys() {
-			if hasUberctxPrefix(k) {
-				keys = append(keys, k)
-			}
-		}
-	}
-	if len(keys) == 0 {
-		return ctx
-	}
-	slices.Sort(keys) // deterministic choice when limits drop members
-
-	bag := baggage.FromContext(ctx)
-	members := bag.Members()
-	size := len(bag.String())
-	added := false
-	for _, k := range keys {
-		name := strings.ToLower(k[len(uberctxPrefix):])
-		if bag.Member(name).Key() != "" {
-			continue
-		}
-		var v string
-		if r.header {
-			v = r.h[k][0]
-		} else {
-			v = r.c.Get(k)
-		}
-		if dv, err := url.QueryUnescape(v); err == nil {
-			v = dv
-		}
-		m, err := baggage.NewMemberRaw(name, v)
-		if err != nil {
-			continue
-		}
-		if len(members) >= maxBaggageMembers {
-			break
-		}
-		n := len(m.String())
-		if len(members) > 0 {
-			n++
-		}
-		if size+n > maxBaggageBytes {
-			continue
-		}
-		members = append(members, m)
-		size += n
-		added = true
-	}
-	if !added {
-		return ctx
-	}
-	b, err := baggage.New(members...)
-	if err != nil && b.Len() == 0 {
-		return ctx
-	}
-	return baggage.ContextWithBaggage(ctx, b)
-}
-
-func hasUberctxPrefix(k string) bool {
-	return len(k) > len(uberctxPrefix) && strings.EqualFold(k[:len(uberctxPrefix)], uberctxPrefix)
-}
-
-// injectUberctx writes ctx's baggage as Jaeger uberctx-<key> headers.
-func injectUberctx(ctx context.Context, w writer) {
-	bag := baggage.FromContext(ctx)
-	if bag.Len() == 0 {
-		return
-	}
-	for _, m := range bag.Members() {
-		k, v := uberctxPrefix+m.Key(), url.QueryEscape(m.Value())
-		if w.header {
-			w.h.Set(k, v)
-		} else {
-			w.c.Set(k, v)
-		}
 	}
 }
