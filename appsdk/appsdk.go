@@ -93,6 +93,9 @@ func Start(ctx context.Context, opts ...Option) (*SDK, error) {
 
 	sampler, err := buildSampler(env)
 	errs = append(errs, err)
+	// A request that carried a sampling decision without trace IDs (b3: 1,
+	// b3: d, a lone jaeger-debug-id) decides its new root span.
+	sampler = propagation.Sampler(sampler)
 
 	exp := cfg.exporter
 	if exp == nil {

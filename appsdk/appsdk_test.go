@@ -126,6 +126,47 @@ func TestSamplerFromEnvironment(t *testing.T) {
 	}
 }
 
+// TestSamplingOnlyHeaders: a request that carries only a sampling decision
+// (Zipkin's b3 single header without IDs, or Jaeger's jaeger-debug-id)
+// decides the new root span even at rate 0; a deny wins at rate 1.
+func TestSamplingOnlyHeaders(t *testing.T) {
+	tests := []struct {
+		name   string
+		rate   string
+		header [2]string
+		want   bool
+	}{
+		{name: "b3 debug at rate 0", rate: "0", header: [2]string{"b3", "d"}, want: true},
+		{name: "b3 accept at rate 0", rate: "0", header: [2]string{"b3", "1"}, want: true},
+		{name: "jaeger-debug-id at rate 0", rate: "0", header: [2]string{"jaeger-debug-id", "ticket-42"}, want: true},
+		{name: "b3 deny at rate 1", rate: "1", header: [2]string{"b3", "0"}, want: false},
+		{name: "nothing at rate 0", rate: "0", want: false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			exp := tracetest.NewInMemoryExporter()
+			env := map[string]string{conventions.EnvSampler: conventions.Sampler, conventions.EnvSamplerArg: tt.rate,
+				conventions.EnvPropagators: "tracecontext,b3,jaeger"}
+			s, err := Start(context.Background(), envOf(env), WithExporter(exp), WithoutGlobal())
+			if err != nil {
+				t.Fatal(err)
+			}
+			req := httptest.NewRequest(http.MethodGet, "/", nil)
+			if tt.header[0] != "" {
+				req.Header.Set(tt.header[0], tt.header[1])
+			}
+			defer shutdown(t, s)
+			s.Handler(http.NotFoundHandler(), "op").ServeHTTP(httptest.NewRecorder(), req)
+			if err := s.Buffer().ForceFlush(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if got := len(exp.GetSpans()) > 0; got != tt.want {
+				t.Errorf("request span sampled = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
 func TestExporterFromEnvironment(t *testing.T) {
 	tests := []struct {
 		name    string

@@ -34,7 +34,9 @@ limitations under the License.
 // kntrace webhook injects the revision's choice), and exports through
 // spanbuffer.Buffer, so spans made before the collector (or the
 // queue-proxy's relay on localhost:4318, the default endpoint) answers are
-// kept and sent later. It never waits for the collector.
+// kept and sent later. It never waits for the collector. Its sampler is
+// wrapped in propagation.Sampler, so a request that carried only a sampling
+// decision (b3: d, a lone jaeger-debug-id) decides its new root span.
 //
 // The files follow that order: options.go, appsdk.go (Start and the SDK),
 // resource.go, sampler.go, exporter.go and signal.go (WithSignalDrain).
