@@ -27,6 +27,14 @@ const (
 	WebhookDeployment = "kntrace-webhook"
 )
 
+// Jaeger's query Service config/ installs in SystemNamespace and the names
+// of its query ports (gRPC for kn trace, HTTP for the UI).
+const (
+	JaegerService       = "jaeger"
+	JaegerQueryGRPCPort = "query-grpc"
+	JaegerQueryHTTPPort = "query-http"
+)
+
 // The OTLP/HTTP relay of kntrace's queue-proxy, inside every pod that runs
 // it: where OpenTelemetry SDKs in every language export by default.
 const (
