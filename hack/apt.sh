@@ -14,9 +14,14 @@
 # limitations under the License.
 
 # hack/apt.sh installs the Debian packages kntrace's tests need: iproute2
-# (ip netns, veth pairs for pod network namespaces) and util-linux (unshare,
-# flock). With --with-chromium it also installs chromium (≈290 MB installed,
-# plus its libraries) for the HTML screenshot test.
+# (ip netns, veth pairs for pod network namespaces), util-linux (unshare,
+# flock, mount) and, for the local Kubernetes cluster under test/cluster,
+# containerd, runc, the CNI plugins (bridge, host-local, portmap, loopback in
+# /usr/lib/cni), iptables and conntrack (kube-proxy). The cluster runs its own
+# containerd with its own configuration: the package's service and
+# /etc/containerd are left as Debian ships them. With --with-chromium it also
+# installs chromium (≈290 MB installed, plus its libraries) for the HTML
+# screenshot test.
 #
 # It is quiet when everything is installed and runs `apt-get update` once,
 # only when something is missing. kubectl is not installed from Debian:
@@ -27,11 +32,11 @@
 
 set -euo pipefail
 
-pkgs=(iproute2 util-linux)
+pkgs=(iproute2 util-linux containerd runc containernetworking-plugins iptables conntrack)
 for a in "$@"; do
 	case $a in
 	--with-chromium) pkgs+=(chromium) ;;
-	-h | --help) sed -n '16,26p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h | --help) sed -n '16,31p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "[apt] unknown argument '$a'" >&2; exit 2 ;;
 	esac
 done

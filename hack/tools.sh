@@ -13,10 +13,11 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-# hack/tools.sh builds the real components kntrace's tests run (etcd,
-# kube-apiserver, the OpenTelemetry Collector, Jaeger, kn and the upstream
-# Knative data-plane binaries) into a cache outside the checkout and links
-# them into one bin directory:
+# hack/tools.sh builds the real components kntrace's tests run (etcd and
+# Kubernetes' own binaries, the registry (crane), ko, CoreDNS, Traefik, the
+# OpenTelemetry Collector, Jaeger, kn and the upstream Knative data-plane
+# binaries) into a cache outside the checkout and links them into one bin
+# directory:
 #
 #   ${XDG_CACHE_HOME:-$HOME/.cache}/kntrace/<tool>-<version>/<binary>
 #   ${KNTRACE_BIN:-${XDG_CACHE_HOME:-$HOME/.cache}/kntrace/bin}/<name> -> the above
@@ -25,6 +26,11 @@
 # the upstream Knative binaries are pinned by the project's own go.mod. A
 # binary is rebuilt only when the hash of what pins it changes, so a second
 # run only relinks.
+#
+# Everything is built as ko builds images: CGO_ENABLED=0 and -trimpath. The
+# Go build cache keys compiled packages by these settings, so a package that
+# ko, a host build and `go test` (hack/test.sh uses the same settings) all
+# need is compiled once.
 #
 # Usage:
 #   hack/tools.sh [--force] [NAME...]   build NAMEs (default: all), see --list
@@ -39,11 +45,16 @@ CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/kntrace
 BIN=${KNTRACE_BIN:-$CACHE/bin}
 GO=${GO:-go}
 export GOWORK=off
+# As ko builds (see above); part of every stamp.
+export CGO_ENABLED=0
+BUILD_MODE="CGO_ENABLED=$CGO_ENABLED -trimpath"
 
 OTELCOL_BUILDER_VERSION=v0.162.0
 
-ALL_TOOLS=(etcd kube-apiserver kubectl otelcol jaeger kn
+ALL_TOOLS=(etcd kube-apiserver kubectl kube-controller-manager kube-scheduler
+	kubelet kube-proxy crane ko coredns traefik otelcol jaeger kn
 	queue-upstream activator-upstream broker-ingress broker-filter imc-dispatcher)
+
 
 # Knative data-plane binaries built from the project's own module.
 declare -A KNATIVE_PKG=(
@@ -59,6 +70,14 @@ declare -A ESTIMATE=(
 	[etcd]="≈1.5 min"
 	[kube-apiserver]="≈6 min"
 	[kubectl]="≈1 min after kube-apiserver"
+	[kube-controller-manager]="≈2 min after kube-apiserver"
+	[kube-scheduler]="≈0.5 min after kube-apiserver"
+	[kubelet]="≈3.5 min after kube-apiserver"
+	[kube-proxy]="≈1 min after kubelet"
+	[crane]="≈0.5 min"
+	[ko]="≈3 min"
+	[coredns]="≈2 min"
+	[traefik]="≈15 min, the heaviest"
 	[otelcol]="≈3 min"
 	[jaeger]="≈5 min"
 	[kn]="≈2 min"
@@ -121,9 +140,13 @@ go_build() {
 }
 
 # go_stamp DIR LDFLAGS prints the stamp of a build from the wrapper module in
-# DIR: its go.mod, go.sum and link flags.
+# DIR: its go.mod, go.sum, Go sources, link flags and build mode.
 go_stamp() {
-	{ cat "$1/go.mod" "$1/go.sum"; printf '%s\n' "$2"; } | sha256sum | cut -c1-16
+	{
+		cat "$1/go.mod" "$1/go.sum"
+		find "$1" -maxdepth 1 -name '*.go' -print0 | sort -z | xargs -0 -r cat
+		printf '%s\n%s\n' "$2" "$BUILD_MODE"
+	} | sha256sum | cut -c1-16
 }
 
 # build_step NAME VERSION DIR BINARY STAMP CMD... runs CMD unless
@@ -157,9 +180,9 @@ build_etcd() {
 }
 
 # build_kubernetes NAME builds k8s.io/kubernetes/cmd/NAME from
-# tools/kube-apiserver.
+# tools/kubernetes.
 build_kubernetes() {
-	local name=$1 w=$ROOT/tools/kube-apiserver v minor
+	local name=$1 w=$ROOT/tools/kubernetes v minor
 	v=$(mod_version "$w" k8s.io/kubernetes)
 	minor=${v#v1.}
 	minor=${minor%%.*}
@@ -169,6 +192,16 @@ build_kubernetes() {
 	local ld="-X k8s.io/component-base/version.gitVersion=$v -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$minor"
 	build_step "$name" "$v" "$dir" "$name" "$(go_stamp "$w" "$ld")" \
 		go_build "$w" "$dir/$name" "$ld" "k8s.io/kubernetes/cmd/$name"
+}
+
+# build_wrapped NAME MODULE PKG LDFLAGS builds PKG from the wrapper module
+# tools/NAME, versioned by MODULE's version there.
+build_wrapped() {
+	local name=$1 module=$2 pkg=$3 ld=$4 w=$ROOT/tools/$1 v
+	v=$(mod_version "$w" "$module")
+	local dir=$CACHE/$name-$v
+	build_step "$name" "$v" "$dir" "$name" "$(go_stamp "$w" "$ld")" \
+		go_build "$w" "$dir/$name" "$ld" "$pkg"
 }
 
 build_jaeger() {
@@ -262,7 +295,8 @@ build_knative() {
 	mod=$(cut -d/ -f1-2 <<<"$pkg")
 	CURRENT="$name"
 	v=$(mod_version "$ROOT" "$mod")
-	[[ -n "$KNATIVE_KEY" ]] || KNATIVE_KEY=$(knative_key) || die "cannot list the Knative binaries' modules"
+	[[ -n "$KNATIVE_KEY" ]] || KNATIVE_KEY=$({ knative_key; printf '%s\n' "$BUILD_MODE"; } | sha256sum | cut -c1-16) ||
+		die "cannot list the Knative binaries' modules"
 	local dir=$CACHE/knative-$KNATIVE_KEY
 	build_step "$name" "${mod#knative.dev/} $v" "$dir" "$name" "$KNATIVE_KEY" \
 		go_build "$ROOT" "$dir/$name" "" "$pkg"
@@ -273,7 +307,17 @@ build() {
 	CURRENT=$1
 	case $1 in
 	etcd) build_etcd ;;
-	kube-apiserver | kubectl) build_kubernetes "$1" ;;
+	kube-apiserver | kubectl | kube-controller-manager | kube-scheduler | kubelet | kube-proxy) build_kubernetes "$1" ;;
+	crane) build_wrapped crane github.com/google/go-containerregistry \
+		github.com/google/go-containerregistry/cmd/crane "" ;;
+	# `ko version` prints the module version instead of an empty one.
+	ko) build_wrapped ko github.com/google/ko github.com/google/ko \
+		"-X github.com/google/ko/pkg/commands.Version=$(mod_version "$ROOT/tools/ko" github.com/google/ko)" ;;
+	# tools/coredns/main.go: CoreDNS with the plugins a cluster's DNS needs.
+	coredns) build_wrapped coredns github.com/coredns/coredns . "" ;;
+	# `traefik version` prints the module version instead of "dev".
+	traefik) build_wrapped traefik github.com/traefik/traefik/v3 github.com/traefik/traefik/v3/cmd/traefik \
+		"-X github.com/traefik/traefik/v3/pkg/version.Version=$(mod_version "$ROOT/tools/traefik" github.com/traefik/traefik/v3)" ;;
 	otelcol) build_otelcol ;;
 	jaeger) build_jaeger ;;
 	kn) build_kn ;;
@@ -289,7 +333,7 @@ main() {
 		--force) FORCE=1 ;;
 		--list) printf '%s\n' "${ALL_TOOLS[@]}"; return 0 ;;
 		--regen-otelcol) regen=1 ;;
-		-h | --help) sed -n '16,33p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; return 0 ;;
+		-h | --help) sed -n '16,/^$/p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; return 0 ;;
 		-*) die "unknown option '$a'" ;;
 		*) names+=("$a") ;;
 		esac
