@@ -17,7 +17,8 @@
 # (ip netns, veth pairs for pod network namespaces), util-linux (unshare,
 # flock, mount) and, for the local Kubernetes cluster under test/cluster,
 # containerd, runc, the CNI plugins (bridge, host-local, portmap, loopback in
-# /usr/lib/cni), iptables and conntrack (kube-proxy). The cluster runs its own
+# /usr/lib/cni), iptables, nftables and conntrack (kube-proxy; nft to remove the
+# tables iptables-nft leaves behind). The cluster runs its own
 # containerd with its own configuration: the package's service and
 # /etc/containerd are left as Debian ships them. With --with-chromium it also
 # installs chromium (≈290 MB installed, plus its libraries) for the HTML
@@ -32,11 +33,11 @@
 
 set -euo pipefail
 
-pkgs=(iproute2 util-linux containerd runc containernetworking-plugins iptables conntrack)
+pkgs=(iproute2 util-linux containerd runc containernetworking-plugins iptables nftables conntrack)
 for a in "$@"; do
 	case $a in
 	--with-chromium) pkgs+=(chromium) ;;
-	-h | --help) sed -n '16,31p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h | --help) sed -n '16,/^$/p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "[apt] unknown argument '$a'" >&2; exit 2 ;;
 	esac
 done
