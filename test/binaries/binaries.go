@@ -37,6 +37,21 @@ const (
 	Kn            = "kn"
 )
 
+// Names of the further tools a local Kubernetes cluster runs (test/cluster),
+// also built by hack/tools.sh.
+const (
+	KubeControllerManager = "kube-controller-manager"
+	KubeScheduler         = "kube-scheduler"
+	Kubelet               = "kubelet"
+	KubeProxy             = "kube-proxy"
+	// Crane is go-containerregistry's crane; `crane registry serve` is the
+	// cluster's image registry.
+	Crane   = "crane"
+	Ko      = "ko"
+	CoreDNS = "coredns"
+	Traefik = "traefik"
+)
+
 // Names of the upstream Knative binaries hack/tools.sh builds from the
 // project's own go.mod, for comparison with kntrace's builds.
 const (
