@@ -436,7 +436,7 @@ func moduleRoot() (string, error) {
 // pod network's CNI configuration for that range, and waits for the Node to
 // be Ready.
 func (c *Cluster) waitNode(ctx context.Context) error {
-	err := poll(ctx, c.cfg.readyTimeout, "Node "+NodeName+" registered with a pod CIDR", func(ctx context.Context) (string, error) {
+	err := c.poll(ctx, c.cfg.readyTimeout, "Node "+NodeName+" registered with a pod CIDR", func(ctx context.Context) (string, error) {
 		n, err := c.Client.CoreV1().Nodes().Get(ctx, NodeName, metav1.GetOptions{})
 		if err != nil {
 			return err.Error(), nil
@@ -457,7 +457,7 @@ func (c *Cluster) waitNode(ctx context.Context) error {
 	if err := c.writeCNIConfig(c.PodCIDR); err != nil {
 		return err
 	}
-	err = poll(ctx, c.cfg.readyTimeout, "Node "+NodeName+" Ready", func(ctx context.Context) (string, error) {
+	err = c.poll(ctx, c.cfg.readyTimeout, "Node "+NodeName+" Ready", func(ctx context.Context) (string, error) {
 		n, err := c.Client.CoreV1().Nodes().Get(ctx, NodeName, metav1.GetOptions{})
 		if err != nil {
 			return err.Error(), nil
@@ -492,6 +492,30 @@ func (c *Cluster) withLog(err error, names ...string) error {
 		}
 	}
 	return errors.New(b.String())
+}
+
+// poll is the package's poll that also fails as soon as one of the
+// cluster's processes has exited, quoting its log.
+func (c *Cluster) poll(ctx context.Context, timeout time.Duration, what string, check func(context.Context) (string, error)) error {
+	return poll(ctx, timeout, what, func(ctx context.Context) (string, error) {
+		if err := c.exited(); err != nil {
+			return "", fmt.Errorf("%s: %w", what, err)
+		}
+		return check(ctx)
+	})
+}
+
+// exited returns an error naming the first process of the cluster that is
+// no longer running, with the end of its log.
+func (c *Cluster) exited() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, p := range c.procs {
+		if done, err := p.Exited(); done {
+			return fmt.Errorf("%s exited (%v); log %s:\n%s", p.Name, err, p.LogPath, p.LogTail(20))
+		}
+	}
+	return nil
 }
 
 // poll calls check until it reports nothing left to wait for ("" and nil),

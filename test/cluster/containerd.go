@@ -69,7 +69,6 @@ state = %[2]q
 # Plugins this cluster does not use; the opt plugin would create /opt/containerd.
 disabled_plugins = [
   "io.containerd.internal.v1.opt",
-  "io.containerd.runtime.v1.linux",
   "io.containerd.snapshotter.v1.btrfs",
   "io.containerd.snapshotter.v1.zfs",
   "io.containerd.snapshotter.v1.devmapper",
@@ -83,6 +82,11 @@ disabled_plugins = [
 
 [ttrpc]
   address = %[4]q
+
+# The legacy v1 runtime must load (the task service needs it); its state
+# goes under the state directory too.
+[plugins."io.containerd.runtime.v1.linux"]
+  runtime_root = %[10]q
 
 [plugins."io.containerd.grpc.v1.cri"]
   sandbox_image = %[5]q
@@ -107,7 +111,7 @@ disabled_plugins = [
   [plugins."io.containerd.grpc.v1.cri".registry]
     config_path = %[9]q
 `, filepath.Join(dir, "root"), filepath.Join(dir, "state"), c.containerdSocket(), c.containerdSocket()+".ttrpc",
-		pauseImage, filepath.Join(dir, "runc"), CNIBinDir, c.cniConfDir(), certs)
+		pauseImage, filepath.Join(dir, "runc"), CNIBinDir, c.cniConfDir(), certs, filepath.Join(dir, "runc-v1"))
 	cfgPath := filepath.Join(dir, "config.toml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
 		return err
@@ -151,7 +155,7 @@ func (c *Cluster) writeRegistryHosts(certs string) error {
 // writeCNIConfig writes the pod network: a bridge (gateway, hairpin for a
 // pod reaching itself through a Service), host-local addresses from the
 // node's pod CIDR, and portmap for hostPorts. containerd watches the
-// directory and reports the network ready once the file is there.
+// directory and reports the network ready once the file is written.
 func (c *Cluster) writeCNIConfig(podCIDR netip.Prefix) error {
 	conf := map[string]any{
 		"cniVersion": "1.0.0",
@@ -177,9 +181,7 @@ func (c *Cluster) writeCNIConfig(podCIDR netip.Prefix) error {
 	if err != nil {
 		return err
 	}
-	tmp := filepath.Join(c.Dir, "cni", "10-kntrace.conflist.tmp")
-	if err := os.WriteFile(tmp, b, 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, filepath.Join(c.cniConfDir(), "10-kntrace.conflist"))
+	// Written in place, not renamed into place: containerd 1.6 reloads on a
+	// write event and ignores the create event a rename makes.
+	return os.WriteFile(filepath.Join(c.cniConfDir(), "10-kntrace.conflist"), b, 0o644)
 }

@@ -31,6 +31,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -100,7 +101,7 @@ var eventingRelease = knativeRelease{
 		{dst: "config/core/configmaps/eventing-transformations-images.yaml", src: "third_party/eventing-integrations-latest/eventing-transformations-images.yaml"},
 	},
 	namespace: EventingNamespace,
-	components: []string{"eventing-controller", "eventing-webhook", "imc-controller", "imc-dispatcher",
+	components: []string{"eventing-controller", "eventing-webhook", "job-sink", "imc-controller", "imc-dispatcher",
 		"mt-broker-controller", "mt-broker-filter", "mt-broker-ingress"},
 }
 
@@ -178,29 +179,34 @@ func (c *Cluster) installRelease(ctx context.Context, r knativeRelease) error {
 	return nil
 }
 
-// applyWithWebhooks applies objs as `kubectl apply` would, twice if needed:
-// a release's own webhooks refuse (connection refused) what they validate
-// until their pods serve, so what failed is applied again, bounded, until
-// it is accepted.
+// applyWithWebhooks applies objs as `kubectl apply` would, in three
+// passes: CRDs and namespaces (until the CRDs are served), everything else,
+// then the release's webhook configurations, so that nothing the release's
+// own webhooks validate (its ConfigMaps) is refused while their pods are not
+// serving yet and no controller waits in a crash loop for a ConfigMap. What
+// is refused all the same is applied again, bounded, until it is accepted.
 func (c *Cluster) applyWithWebhooks(ctx context.Context, objs []*unstructured.Unstructured) error {
 	a, err := manifests.NewApplier(c.Config)
 	if err != nil {
 		return err
 	}
-	var crdsAndNamespaces, rest []*unstructured.Unstructured
+	var crdsAndNamespaces, rest, webhooks []*unstructured.Unstructured
 	for _, o := range objs {
-		if o.GetKind() == "CustomResourceDefinition" || o.GetKind() == "Namespace" {
+		switch o.GetKind() {
+		case "CustomResourceDefinition", "Namespace":
 			crdsAndNamespaces = append(crdsAndNamespaces, o)
-		} else {
+		case "ValidatingWebhookConfiguration", "MutatingWebhookConfiguration":
+			webhooks = append(webhooks, o)
+		default:
 			rest = append(rest, o)
 		}
 	}
 	if err := a.Apply(ctx, crdsAndNamespaces); err != nil {
 		return err
 	}
-	pending := rest
+	pending := append(rest, webhooks...)
 	var lastErr error
-	err = poll(ctx, c.cfg.readyTimeout, "every object accepted (the release's webhooks serving)", func(ctx context.Context) (string, error) {
+	err = c.poll(ctx, c.cfg.readyTimeout, "every object accepted (the release's webhooks serving)", func(ctx context.Context) (string, error) {
 		var failed []*unstructured.Unstructured
 		var errs []string
 		for _, o := range pending {
@@ -241,14 +247,18 @@ func (c *Cluster) resolveRelease(ctx context.Context, r knativeRelease) (string,
 	} else if !errors.Is(err, errNotCached) {
 		return "", err
 	}
-	c.cfg.logf("Knative %s: building its images with ko (cold: several minutes on 2 cores)", r.name)
 	args := []string{"resolve", "-R", "-B", "--sbom=none"}
 	for _, d := range r.dirs {
 		args = append(args, "-f", filepath.Join(work, d))
 	}
+	var yaml string
 	start := time.Now()
-	yaml, err := c.Ko(ctx, "knative-"+r.name, args...)
-	if err != nil {
+	if err := c.withToolsLock(ctx, func() error {
+		c.cfg.logf("Knative %s: building its images with ko (cold: several minutes on 2 cores)", r.name)
+		var err error
+		yaml, err = c.Ko(ctx, "knative-"+r.name, args...)
+		return err
+	}); err != nil {
 		return "", fmt.Errorf("build Knative %s's images: %w", r.name, err)
 	}
 	c.cfg.logf("Knative %s: images built in %s", r.name, time.Since(start).Round(time.Second))
@@ -396,4 +406,31 @@ func (c *Cluster) releaseKey(ctx context.Context, work string) (string, error) {
 		}
 	}
 	return hex.EncodeToString(h.Sum(nil))[:16], nil
+}
+
+// withToolsLock runs a heavy build under hack/tools.sh's lock, so that it
+// never competes with another build for the machine's cores.
+func (c *Cluster) withToolsLock(ctx context.Context, build func() error) error {
+	path := filepath.Join(filepath.Dir(binaries.Dir()), ".tools.lock")
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return fmt.Errorf("build lock %s: %w", path, err)
+	}
+	defer f.Close()
+	logged := false
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) != nil {
+		if !logged {
+			c.cfg.logf("waiting for another build (hack/tools.sh holds %s)", path)
+			logged = true
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
+	defer syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+	return build()
 }

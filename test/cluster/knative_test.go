@@ -58,7 +58,7 @@ func testKnativeScaleFromZero(t *testing.T, c *Cluster) {
 	if _, err := serving.ServingV1().Services(ns).Create(ctx, ksvc, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if err := poll(ctx, 2*time.Minute, "Knative Service "+name+" Ready", func(ctx context.Context) (string, error) {
+	if err := c.poll(ctx, 2*time.Minute, "Knative Service "+name+" Ready", func(ctx context.Context) (string, error) {
 		s, err := serving.ServingV1().Services(ns).Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
 			return err.Error(), nil
@@ -77,7 +77,7 @@ func testKnativeScaleFromZero(t *testing.T, c *Cluster) {
 
 	// From zero: wait until the revision has no pod left.
 	selector := "serving.knative.dev/service=" + name
-	if err := poll(ctx, 3*time.Minute, name+" scaled to zero", func(ctx context.Context) (string, error) {
+	if err := c.poll(ctx, 3*time.Minute, name+" scaled to zero", func(ctx context.Context) (string, error) {
 		pods, err := c.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: selector})
 		if err != nil {
 			return err.Error(), nil

@@ -52,6 +52,7 @@ type kubeFiles struct {
 	apiserverCert, apiserverKey         string
 	kubeletClientCert, kubeletClientKey string
 	kubeletCert, kubeletKey             string
+	frontProxyCert, frontProxyKey       string
 	saKey, saPub                        string
 	admin, controllerManager, scheduler string
 	kubelet, proxy                      string
@@ -80,6 +81,13 @@ func makeKubeFiles(dir string) (*kubeFiles, error) {
 	}
 	if f.kubeletCert, f.kubeletKey, err = p.issue("kubelet", certSpec{
 		cn: NodeName, ips: []net.IP{nodeIP}, dns: []string{NodeName}, server: true,
+	}); err != nil {
+		return nil, err
+	}
+	// The aggregation layer's client, so that the controllers' delegated
+	// authentication finds the request-header CA it looks up.
+	if f.frontProxyCert, f.frontProxyKey, err = p.issue("front-proxy-client", certSpec{
+		cn: "front-proxy-client", client: true,
 	}); err != nil {
 		return nil, err
 	}
@@ -199,6 +207,13 @@ func (c *Cluster) startEtcdAndAPIServer(ctx context.Context) error {
 		"--kubelet-client-key=" + f.kubeletClientKey,
 		"--kubelet-certificate-authority=" + f.pki.CA,
 		"--kubelet-preferred-address-types=InternalIP",
+		"--proxy-client-cert-file=" + f.frontProxyCert,
+		"--proxy-client-key-file=" + f.frontProxyKey,
+		"--requestheader-client-ca-file=" + f.pki.CA,
+		"--requestheader-allowed-names=front-proxy-client",
+		"--requestheader-username-headers=X-Remote-User",
+		"--requestheader-group-headers=X-Remote-Group",
+		"--requestheader-extra-headers-prefix=X-Remote-Extra-",
 		"--service-account-issuer=https://kubernetes.default.svc." + ClusterDomain,
 		"--service-account-key-file=" + f.saPub,
 		"--service-account-signing-key-file=" + f.saKey,

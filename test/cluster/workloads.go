@@ -141,7 +141,7 @@ func (c *Cluster) GoBinary(ctx context.Context, importPath string) (string, erro
 // updated and available; the timeout error describes its pods.
 func (c *Cluster) WaitDeploymentReady(ctx context.Context, ns, name string, timeout time.Duration) error {
 	var selector string
-	err := poll(ctx, timeout, "Deployment "+ns+"/"+name+" available", func(ctx context.Context) (string, error) {
+	err := c.poll(ctx, timeout, "Deployment "+ns+"/"+name+" available", func(ctx context.Context) (string, error) {
 		d, err := c.Client.AppsV1().Deployments(ns).Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
 			return err.Error(), nil
@@ -167,7 +167,7 @@ func (c *Cluster) WaitDeploymentReady(ctx context.Context, ns, name string, time
 
 // WaitPodReady waits until the pod is Ready; the timeout error describes it.
 func (c *Cluster) WaitPodReady(ctx context.Context, ns, name string, timeout time.Duration) error {
-	err := poll(ctx, timeout, "pod "+ns+"/"+name+" Ready", func(ctx context.Context) (string, error) {
+	err := c.poll(ctx, timeout, "pod "+ns+"/"+name+" Ready", func(ctx context.Context) (string, error) {
 		p, err := c.Client.CoreV1().Pods(ns).Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
 			return err.Error(), nil
@@ -188,7 +188,7 @@ func (c *Cluster) WaitPodReady(ctx context.Context, ns, name string, timeout tim
 // WaitPodDone waits until the pod has ended and returns its phase.
 func (c *Cluster) WaitPodDone(ctx context.Context, ns, name string, timeout time.Duration) (corev1.PodPhase, error) {
 	var phase corev1.PodPhase
-	err := poll(ctx, timeout, "pod "+ns+"/"+name+" ended", func(ctx context.Context) (string, error) {
+	err := c.poll(ctx, timeout, "pod "+ns+"/"+name+" ended", func(ctx context.Context) (string, error) {
 		p, err := c.Client.CoreV1().Pods(ns).Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
 			return err.Error(), nil
