@@ -213,8 +213,7 @@ func Start(ctx context.Context, opts ...Option) (c *Cluster, err error) {
 		}
 		if stale != nil {
 			cfg.logf("an earlier cluster (state %s) did not stop cleanly: undoing what it changed", stale.Dir)
-			stale.Keep = false
-			if err := stale.teardown(); err != nil {
+			if err := stale.teardown(cfg.logf); err != nil {
 				return fmt.Errorf("undo the earlier cluster's changes: %w", err)
 			}
 		}
@@ -231,7 +230,7 @@ func Start(ctx context.Context, opts ...Option) (c *Cluster, err error) {
 		return c, err
 	}
 
-	c.rec = newHostRecord(c.Dir, kubeProxyBinary(), false)
+	c.rec = newHostRecord(c.Dir)
 	if err := c.rec.save(); err != nil {
 		return c, err
 	}
@@ -356,10 +355,20 @@ func (c *Cluster) Stop() {
 		c.mu.Lock()
 		procs := append([]*proc.Process(nil), c.procs...)
 		c.mu.Unlock()
-		// The node first (no restarts of what the rest stops), then the
-		// control plane; SIGKILL after the grace period.
+		// The containers first (their watches would hold the API server's
+		// graceful shutdown), then the node (no restarts of what the rest
+		// stops), then the control plane; SIGKILL after the grace period.
+		if c.rec != nil {
+			if err := killCgroup(cgroupRoot); err != nil {
+				c.cfg.logf("stop: %v", err)
+			}
+		}
 		for i := len(procs) - 1; i >= 0; i-- {
+			start := time.Now()
 			procs[i].Stop()
+			if d := time.Since(start); d > time.Second {
+				c.cfg.logf("stop: %s took %s", procs[i].Name, d.Round(time.Millisecond))
+			}
 		}
 		c.Registry.stop()
 		if c.rec != nil {
@@ -368,8 +377,7 @@ func (c *Cluster) Stop() {
 			if keep {
 				kept = c.saveLogs()
 			}
-			c.rec.Keep = false
-			if err := c.rec.teardown(); err != nil {
+			if err := c.rec.teardown(c.cfg.logf); err != nil {
 				c.cfg.logf("stop: %v", err)
 			}
 			if kept != "" {

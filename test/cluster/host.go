@@ -107,8 +107,6 @@ var (
 type hostRecord struct {
 	// Dir is the cluster's state directory.
 	Dir string `json:"dir"`
-	// Keep leaves Dir in place at teardown (logs for a failed run).
-	Keep bool `json:"keep,omitempty"`
 	// Sysctls holds the values before the cluster started.
 	Sysctls map[string]string `json:"sysctls"`
 	// NftTables lists the nftables tables that existed before ("ip nat");
@@ -116,8 +114,6 @@ type hostRecord struct {
 	NftTables []string `json:"nftTables"`
 	// Created lists hostPaths that did not exist before.
 	Created []string `json:"created"`
-	// KubeProxy is the kube-proxy binary, for `kube-proxy --cleanup`.
-	KubeProxy string `json:"kubeProxy,omitempty"`
 }
 
 // machineLock is the held cluster lock.
@@ -171,8 +167,8 @@ func (l *machineLock) release() {
 }
 
 // newHostRecord records the machine's state before the cluster changes it.
-func newHostRecord(dir, kubeProxy string, keep bool) *hostRecord {
-	rec := &hostRecord{Dir: dir, Keep: keep, Sysctls: map[string]string{}, KubeProxy: kubeProxy}
+func newHostRecord(dir string) *hostRecord {
+	rec := &hostRecord{Dir: dir, Sysctls: map[string]string{}}
 	for _, k := range sysctls {
 		if v, err := readSysctl(k); err == nil {
 			rec.Sysctls[k] = v
@@ -219,28 +215,35 @@ func loadHostRecord() (*hostRecord, error) {
 // works from the machine's state, not from process handles, so the same
 // code cleans up after a crashed run. Every step runs; the errors are
 // joined.
-func (r *hostRecord) teardown() error {
+// Steps slower than a second are reported through logf.
+func (r *hostRecord) teardown(logf func(string, ...any)) error {
 	var errs []error
 	add := func(err error) {
 		if err != nil {
 			errs = append(errs, err)
 		}
 	}
+	last := time.Now()
+	timed := func(step string) {
+		if d := time.Since(last); d > time.Second {
+			logf("stop: %s took %s", step, d.Round(time.Millisecond))
+		}
+		last = time.Now()
+	}
 	// Containers first (they live in the kubelet's cgroup root), then every
 	// process started with the state directory in its command line:
 	// containerd, its shims, the control plane, the registry, the ingress.
 	add(killCgroup(cgroupRoot))
+	timed("killing the containers")
 	add(killByArg(r.Dir))
-	if r.KubeProxy != "" {
-		if _, err := os.Stat(r.KubeProxy); err == nil {
-			// Bounded: it only talks to iptables and nft.
-			_, _ = run(30*time.Second, r.KubeProxy, "--cleanup", "--v=0")
-		}
-	}
+	timed("killing the cluster's processes")
+	// What `kube-proxy --cleanup` would remove in iptables mode, without its
+	// four seconds of probing every mode.
 	for _, bin := range []string{"iptables", "ip6tables", "iptables-legacy", "ip6tables-legacy"} {
 		add(cleanIptables(bin))
 	}
 	add(cleanNft(r.NftTables))
+	timed("removing iptables chains and nftables tables")
 	add(unmountUnder(r.Dir))
 	for _, p := range r.Created {
 		add(unmountUnder(p))
@@ -266,11 +269,13 @@ func (r *hostRecord) teardown() error {
 			add(writeSysctl(k, v))
 		}
 	}
-	if !r.Keep && r.Dir != "" {
+	timed("unmounting, removing links, cgroups and paths, restoring sysctls")
+	if r.Dir != "" {
 		if err := os.RemoveAll(r.Dir); err != nil {
 			add(fmt.Errorf("remove the state directory %s: %w", r.Dir, err))
 		}
 	}
+	timed("removing the state directory")
 	if len(errs) == 0 {
 		if err := os.Remove(recordPath); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			add(err)

@@ -419,16 +419,3 @@ conntrack:
 		return nil
 	})
 }
-
-// kubeProxyBinary returns the kube-proxy binary for the teardown's
-// `kube-proxy --cleanup`, or "".
-func kubeProxyBinary() string {
-	p, err := binaries.Path(binaries.KubeProxy)
-	if err != nil {
-		return ""
-	}
-	if r, err := filepath.EvalSymlinks(p); err == nil {
-		return r
-	}
-	return p
-}
