@@ -23,6 +23,11 @@ hack/apt.sh --with-chromium
 hack/tools.sh
 log "fetching the Go modules whose YAML the tests apply (no test downloads)"
 go run ./test/cmd/fetchmodules
+# The last step that may use the network besides the one above: Knative's
+# release YAML and the local cluster's images, built into the cache
+# (test/cluster).
+log "preparing the local cluster's images"
+go run ./test/cmd/kntrace-cluster prepare
 log "go vet"
 go vet ./...
 log "go test ./... (real etcd, kube-apiserver, Collector, Jaeger and Knative binaries from ${KNTRACE_BIN})"
