@@ -252,9 +252,10 @@ func (c *Cluster) resolveRelease(ctx context.Context, r knativeRelease) (string,
 		args = append(args, "-f", filepath.Join(work, d))
 	}
 	var yaml string
-	start := time.Now()
+	var start time.Time
 	if err := c.withToolsLock(ctx, func() error {
 		c.cfg.logf("Knative %s: building its images with ko (cold: several minutes on 2 cores)", r.name)
+		start = time.Now()
 		var err error
 		yaml, err = c.Ko(ctx, "knative-"+r.name, args...)
 		return err
