@@ -35,7 +35,8 @@ import (
 //
 // Then, on the same cluster, Knative Serving as its release installs it and
 // Traefik as its ingress: a Knative Service scales from zero through
-// Traefik and answers 200.
+// Traefik and answers 200. Then Knative Eventing: a Broker (MT channel
+// broker over the in-memory channel) becomes Ready.
 func TestCluster(t *testing.T) {
 	c := StartForTest(t)
 	for _, s := range c.Timings {
@@ -47,6 +48,10 @@ func TestCluster(t *testing.T) {
 		return
 	}
 	t.Run("knative-scale-from-zero", func(t *testing.T) { testKnativeScaleFromZero(t, c) })
+	if t.Failed() {
+		return
+	}
+	t.Run("knative-eventing", func(t *testing.T) { testKnativeEventing(t, c) })
 }
 
 func testPodNetwork(t *testing.T, c *Cluster) {

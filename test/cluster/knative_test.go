@@ -27,6 +27,9 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
+	eventingv1 "knative.dev/eventing/pkg/apis/eventing/v1"
+	eventingclient "knative.dev/eventing/pkg/client/clientset/versioned"
 	"knative.dev/pkg/apis"
 	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
 	servingclient "knative.dev/serving/pkg/client/clientset/versioned"
@@ -47,7 +50,9 @@ func testKnativeScaleFromZero(t *testing.T, c *Cluster) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	serving, err := servingclient.NewForConfig(c.Config)
+	quiet := rest.CopyConfig(c.Config)
+	quiet.WarningHandler = rest.NoWarnings{}
+	serving, err := servingclient.NewForConfig(quiet)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,4 +143,41 @@ func testKnativeScaleFromZero(t *testing.T, c *Cluster) {
 	if phase != corev1.PodSucceeded || !strings.HasPrefix(log, "200 kntrace-probe "+name+"-") {
 		t.Fatalf("a pod's GET %s: %s, log %q; want 200 from the probe (through Traefik's private entry point)", url, phase, log)
 	}
+}
+
+func testKnativeEventing(t *testing.T, c *Cluster) {
+	ctx := context.Background()
+	start := time.Now()
+	if err := c.InstallEventing(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("Knative Eventing ready in %s; memory now %d MiB", time.Since(start).Round(time.Millisecond), c.MemoryRSS()>>20)
+	eventing, err := eventingclient.NewForConfig(c.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const ns, name = "default", "default"
+	if _, err := eventing.EventingV1().Brokers(ns).Create(ctx, &eventingv1.Broker{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.poll(ctx, 2*time.Minute, "Broker "+name+" Ready", func(ctx context.Context) (string, error) {
+		b, err := eventing.EventingV1().Brokers(ns).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return err.Error(), nil
+		}
+		if cond := b.Status.GetCondition(apis.ConditionReady); cond != nil {
+			if cond.IsTrue() {
+				return "", nil
+			}
+			return fmt.Sprintf("Ready=%s %s: %s", cond.Status, cond.Reason, cond.Message), nil
+		}
+		return "no Ready condition yet", nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	b, err := eventing.EventingV1().Brokers(ns).Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("Broker Ready at %s", b.Status.Address.URL)
 }
