@@ -168,13 +168,16 @@ func (c *Cluster) installRelease(ctx context.Context, r knativeRelease) error {
 			r.configure(c, o)
 		}
 	}
+	applied := time.Now()
 	if err := c.applyWithWebhooks(ctx, objs); err != nil {
 		return fmt.Errorf("apply Knative %s: %w", r.name, err)
 	}
+	c.cfg.logf("Knative %s: applied in %s", r.name, time.Since(applied).Round(time.Millisecond))
 	for _, d := range r.components {
 		if err := c.WaitDeploymentReady(ctx, r.namespace, d, c.cfg.readyTimeout); err != nil {
 			return err
 		}
+		c.cfg.logf("Knative %s: %s available %s after the apply", r.name, d, time.Since(applied).Round(time.Millisecond))
 	}
 	return nil
 }
