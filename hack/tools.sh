@@ -260,7 +260,7 @@ build_otelcol() {
 	v=$(mod_version "$w" go.opentelemetry.io/collector/otelcol)
 	local dir=$CACHE/otelcol-$v
 	local stamp
-	stamp=$(printf '%s\n%s\n' "$OTELCOL_BUILDER_VERSION" \
+	stamp=$(printf '%s\n%s\n%s\n' "$OTELCOL_BUILDER_VERSION" "$BUILD_MODE" \
 		"$(hash_files "$w/builder-config.yaml" "$w/go.mod" "$w/go.sum")" | sha256sum | cut -c1-16)
 	build_step otelcol "$v" "$dir" otelcol "$stamp" otelcol_compile "$dir"
 }
