@@ -145,6 +145,8 @@ type Cluster struct {
 	procs    []*proc.Process
 	stopOnce sync.Once
 	keepLogs bool
+	// traefikAPI is Traefik's ping and API entry point on loopback.
+	traefikAPI string
 	// online lets moduleDir fetch modules (Prepare only).
 	online bool
 }

@@ -35,8 +35,10 @@ import (
 //
 // Then, on the same cluster, Knative Serving as its release installs it and
 // Traefik as its ingress: a Knative Service scales from zero through
-// Traefik and answers 200. Then Knative Eventing: a Broker (MT channel
-// broker over the in-memory channel) becomes Ready.
+// Traefik and answers 200. Then kntrace as a user installs it, on this
+// Serving-only cluster: helloworld's B3 request is one trace in Jaeger.
+// Then Knative Eventing: a Broker (MT channel broker over the in-memory
+// channel) becomes Ready.
 func TestCluster(t *testing.T) {
 	c := StartForTest(t)
 	for _, s := range c.Timings {
@@ -48,6 +50,10 @@ func TestCluster(t *testing.T) {
 		return
 	}
 	t.Run("knative-scale-from-zero", func(t *testing.T) { testKnativeScaleFromZero(t, c) })
+	if t.Failed() {
+		return
+	}
+	t.Run("kntrace-serving-only", func(t *testing.T) { testKntrace(t, c) })
 	if t.Failed() {
 		return
 	}

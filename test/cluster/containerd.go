@@ -135,9 +135,11 @@ disabled_plugins = [
 }
 
 // writeRegistryHosts tells containerd to pull from the local registry over
-// plain HTTP.
+// plain HTTP, also for unqualified image names (Docker Hub's namespace,
+// such as the Collector and Jaeger images config/ names): nothing is ever
+// pulled from the internet.
 func (c *Cluster) writeRegistryHosts(certs string) error {
-	hosts := map[string]string{c.Registry.Host: c.Registry.Host}
+	hosts := map[string]string{c.Registry.Host: c.Registry.Host, "docker.io": c.Registry.Host}
 	for name, target := range hosts {
 		d := filepath.Join(certs, name)
 		if err := os.MkdirAll(d, 0o755); err != nil {

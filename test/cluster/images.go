@@ -189,6 +189,15 @@ func (r *Registry) BuildImage(ctx context.Context, repo, tag string, spec ImageS
 		}
 		entry = filepath.Join(r.cacheDir, "images", key)
 		if ref, err := r.cachedYAML(ctx, entry); err == nil {
+			// The cache pushes by digest; the tag is this registry's.
+			_, digest := splitRef(strings.TrimPrefix(ref, r.Host+"/"))
+			mt, body, err := r.manifest(ctx, repo, digest)
+			if err != nil {
+				return "", err
+			}
+			if err := r.pushManifest(ctx, repo, tag, mt, body); err != nil {
+				return "", err
+			}
 			return ref, nil
 		} else if !errors.Is(err, errNotCached) {
 			return "", err

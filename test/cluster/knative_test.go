@@ -80,6 +80,9 @@ func testKnativeScaleFromZero(t *testing.T, c *Cluster) {
 	}
 	t.Logf("Knative Service Ready %s after it was created", time.Since(created).Round(time.Millisecond))
 
+	if err := c.WaitRoute(ctx, ns, name, 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
 	// From zero: wait until the revision has no pod left.
 	selector := "serving.knative.dev/service=" + name
 	if err := c.poll(ctx, 3*time.Minute, name+" scaled to zero", func(ctx context.Context) (string, error) {

@@ -30,15 +30,17 @@ import (
 // otherwise do on its first start: it fetches the Go modules Knative's
 // releases need beyond kntrace's go.mod (the network is used here and
 // nowhere else), and builds into the cache the base, pause and CoreDNS
-// images and Knative Serving's and Eventing's images (`ko resolve`). A
+// images, Knative Serving's and Eventing's images (`ko resolve`) and the
+// Collector and Jaeger images config/ names; it compiles kntrace's own
+// images' packages as ko does, so that `ko apply` in a test only links. A
 // cluster started afterwards only pushes the cached manifests again. It
-// needs crane, ko and coredns from hack/tools.sh.
+// needs crane, ko, coredns, otelcol and jaeger from hack/tools.sh.
 func Prepare(ctx context.Context, opts ...Option) (err error) {
 	cfg := config{logf: func(string, ...any) {}}
 	for _, o := range opts {
 		o.apply(&cfg)
 	}
-	for _, t := range []string{binaries.Crane, binaries.Ko, binaries.CoreDNS} {
+	for _, t := range []string{binaries.Crane, binaries.Ko, binaries.CoreDNS, binaries.Collector, binaries.Jaeger} {
 		if _, err := binaries.Path(t); err != nil {
 			return err
 		}
@@ -75,6 +77,12 @@ func Prepare(ctx context.Context, opts ...Option) (err error) {
 		if _, err := c.resolveRelease(ctx, r); err != nil {
 			return err
 		}
+	}
+	if err := c.pushBackendImages(ctx); err != nil {
+		return err
+	}
+	if err := c.warmKntrace(ctx); err != nil {
+		return err
 	}
 	cfg.logf("cluster images ready in %s (cache %s)", time.Since(start).Round(time.Second), cfg.cacheDir)
 	return nil

@@ -18,12 +18,16 @@ package cluster
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -88,7 +92,7 @@ func (c *Cluster) installTraefik(ctx context.Context) error {
 	if c.IngressAddr == "" {
 		c.IngressAddr = "127.0.0.1:" + strconv.Itoa(ports[0])
 	}
-	pingAddr := "127.0.0.1:" + strconv.Itoa(ports[1])
+	c.traefikAPI = "127.0.0.1:" + strconv.Itoa(ports[1])
 	node := func(port int) string { return net.JoinHostPort(NodeIP.String(), strconv.Itoa(port)) }
 	cfg := fmt.Sprintf(`# Traefik's static configuration for kntrace's local cluster.
 global:
@@ -103,13 +107,20 @@ entryPoints:
     address: %[2]q
   private:
     address: %[3]q
-  ping:
+  traefik:
     address: %[4]q
+# Health and the read-only API (routers) on loopback, for WaitRoute.
 ping:
-  entryPoint: ping
+  entryPoint: traefik
+api:
+  insecure: true
+  dashboard: false
 experimental:
   knative: true
 providers:
+  # Knative marks a route Ready as soon as Traefik accepted its Ingress;
+  # apply the new routers at once rather than after the default 2 s.
+  providersThrottleDuration: 100ms
   knative:
     publicEntrypoints: [web, web-node]
     publicService:
@@ -119,7 +130,7 @@ providers:
     privateService:
       name: traefik-private
       namespace: %[5]s
-`, c.IngressAddr, node(traefikNodePublicPort), node(traefikPrivatePort), pingAddr, TraefikNamespace)
+`, c.IngressAddr, node(traefikNodePublicPort), node(traefikPrivatePort), c.traefikAPI, TraefikNamespace)
 	cfgPath := filepath.Join(dir, "traefik.yaml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
 		return err
@@ -129,7 +140,7 @@ providers:
 	if err != nil {
 		return err
 	}
-	return p.WaitFor(c.cfg.readyTimeout, "/ping", proc.HTTPReady(nil, "http://"+pingAddr+"/ping"))
+	return p.WaitFor(c.cfg.readyTimeout, "/ping", proc.HTTPReady(nil, "http://"+c.traefikAPI+"/ping"))
 }
 
 const traefikUser = "kntrace:traefik"
@@ -229,4 +240,49 @@ func (c *Cluster) NewIngressRequest(ctx context.Context, method, ns, name, path 
 	}
 	req.Host = name + "." + ns + "." + Domain
 	return req, nil
+}
+
+// WaitRoute waits until Traefik routes the Knative Service name in ns on
+// its public entry point (Knative reports a route Ready when Traefik has
+// accepted its Ingress, a moment before the router serves). It sends no
+// request to the Service, so a revision at zero stays there.
+func (c *Cluster) WaitRoute(ctx context.Context, ns, name string, timeout time.Duration) error {
+	if c.traefikAPI == "" {
+		return fmt.Errorf("no ingress: call InstallTraefik first")
+	}
+	fqdn := name + "." + ns + "." + Domain
+	// Traefik's Knative provider quotes with %q; a rule may use backquotes.
+	hosts := []string{"Host(" + strconv.Quote(fqdn) + ")", "Host(`" + fqdn + "`)"}
+	return c.poll(ctx, timeout, "Traefik routes "+fqdn, func(ctx context.Context) (string, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+c.traefikAPI+"/api/http/routers?per_page=1000", nil)
+		if err != nil {
+			return "", err
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return err.Error(), nil
+		}
+		defer resp.Body.Close()
+		var routers []struct {
+			Rule        string   `json:"rule"`
+			Status      string   `json:"status"`
+			EntryPoints []string `json:"entryPoints"`
+		}
+		if err := json.NewDecoder(resp.Body).Decode(&routers); err != nil {
+			return err.Error(), nil
+		}
+		for _, r := range routers {
+			if r.Status != "enabled" || !slices.Contains(r.EntryPoints, "web") {
+				continue
+			}
+			if slices.ContainsFunc(hosts, func(h string) bool { return strings.Contains(r.Rule, h) }) {
+				return "", nil
+			}
+		}
+		rules := make([]string, 0, len(routers))
+		for _, r := range routers {
+			rules = append(rules, fmt.Sprintf("%s %v %s", r.Status, r.EntryPoints, r.Rule))
+		}
+		return fmt.Sprintf("no enabled router on web for %s among %q", fqdn, rules), nil
+	})
 }

@@ -171,7 +171,9 @@ func TestRegistryCache(t *testing.T) {
 		t.Errorf("cached image = %q, want %q", ref2, want)
 	}
 	repo, digest := splitRef(strings.TrimPrefix(ref2, r2.Host+"/"))
-	if _, _, err := r2.manifest(ctx, repo, digest); err != nil {
-		t.Errorf("the second registry does not serve the cached image: %v", err)
+	for _, ref := range []string{digest, "latest"} {
+		if _, _, err := r2.manifest(ctx, repo, ref); err != nil {
+			t.Errorf("the second registry does not serve the cached image as %s: %v", ref, err)
+		}
 	}
 }

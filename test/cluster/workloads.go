@@ -19,6 +19,7 @@ package cluster
 import (
 	"bytes"
 	"context"
+	"debug/elf"
 	"fmt"
 	"os"
 	"os/exec"
@@ -89,7 +90,7 @@ func (c *Cluster) BinaryImage(ctx context.Context, repo, tool string) (string, e
 	if err != nil {
 		return "", err
 	}
-	if p, err = filepath.EvalSymlinks(p); err != nil {
+	if p, err = staticBinary(p); err != nil {
 		return "", err
 	}
 	return c.Registry.BuildImage(ctx, repo, "latest", ImageSpec{
@@ -262,4 +263,24 @@ func describePod(p *corev1.Pod) string {
 		}
 	}
 	return b.String()
+}
+
+// staticBinary resolves the link hack/tools.sh made and checks that the
+// binary needs no dynamic loader: the images have no libc.
+func staticBinary(path string) (string, error) {
+	p, err := filepath.EvalSymlinks(path)
+	if err != nil {
+		return "", err
+	}
+	f, err := elf.Open(p)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", p, err)
+	}
+	defer f.Close()
+	for _, prog := range f.Progs {
+		if prog.Type == elf.PT_INTERP {
+			return "", fmt.Errorf("%s is linked dynamically (an image has no libc): rebuild it with hack/tools.sh, which builds with CGO_ENABLED=0", p)
+		}
+	}
+	return p, nil
 }
