@@ -78,6 +78,7 @@ func (c *Cluster) InstallKntrace(ctx context.Context) error {
 }
 
 func (c *Cluster) installKntrace(ctx context.Context) error {
+	start := time.Now()
 	if err := c.pushBackendImages(ctx); err != nil {
 		return err
 	}
@@ -87,6 +88,7 @@ func (c *Cluster) installKntrace(ctx context.Context) error {
 	}); err != nil {
 		return err
 	}
+	c.cfg.logf("kntrace: ko apply -Rf config/ done %s after the start", time.Since(start).Round(time.Millisecond))
 	for _, o := range kntraceOverlays {
 		var patch string
 		if err := c.withToolsLock(ctx, func() error {
@@ -100,6 +102,7 @@ func (c *Cluster) installKntrace(ctx context.Context) error {
 			return err
 		}
 	}
+	c.cfg.logf("kntrace: overlays applied %s after the start", time.Since(start).Round(time.Millisecond))
 	if _, err := c.Kubectl(ctx, "-n", KntraceNamespace, "patch", "configmap", "config-kntrace", "--type=merge",
 		"--patch", `{"data":{"kntrace-queue-proxy":"true"}}`); err != nil {
 		return err
@@ -112,6 +115,7 @@ func (c *Cluster) installKntrace(ctx context.Context) error {
 			return err
 		}
 	}
+	c.cfg.logf("kntrace: webhook, Collector, Jaeger and kntrace's activator available %s after the start", time.Since(start).Round(time.Millisecond))
 	// Knative's activator drains for about 30 s after SIGTERM; until it is
 	// gone two activators share the traffic.
 	if err := c.poll(ctx, c.cfg.readyTimeout, "Knative's activator replaced by kntrace's", func(ctx context.Context) (string, error) {
@@ -126,6 +130,7 @@ func (c *Cluster) installKntrace(ctx context.Context) error {
 	}); err != nil {
 		return err
 	}
+	c.cfg.logf("kntrace: Knative's activator gone %s after the start", time.Since(start).Round(time.Millisecond))
 	// kntrace's controller writes Knative's tracing configuration and
 	// allows the podinfo mount; a revision made before that would be rolled
 	// again.

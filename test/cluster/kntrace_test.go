@@ -355,7 +355,10 @@ func hop(s *model.Span) string {
 		return hopQueueProxy + ":" + svc
 	}
 	for _, kv := range s.Process.Tags {
-		if kv.Key == "k8s.container.name" && kv.AsString() == queueProxyCtr {
+		// Knative v0.50.0's queue-proxy spells the semantic convention's
+		// k8s.container.name as container.name (knative.dev/pkg's
+		// semconv.K8SContainerName returns semconv.ContainerName).
+		if (kv.Key == "k8s.container.name" || kv.Key == "container.name") && kv.AsString() == queueProxyCtr {
 			return hopQueueProxy + ":" + svc
 		}
 	}
@@ -471,22 +474,55 @@ func checkTraceTree(tr *model.Trace, clientSpan string) []string {
 	return problems
 }
 
-// describeHops lists a trace's spans with the hop each is attributed to.
+// describeHops draws a trace as a tree (children by start time, under
+// their parent; spans whose parent is not in the trace at the left), each
+// span with the hop it is attributed to.
 func describeHops(tr *model.Trace) string {
 	if tr == nil {
 		return "  (no trace)"
 	}
-	var b strings.Builder
+	byID := map[model.SpanID]bool{}
+	children := map[model.SpanID][]*model.Span{}
+	var tops []*model.Span
 	for _, s := range tr.Spans {
-		fmt.Fprintf(&b, "  %-24s %-36q span=%s parent=%s", hop(s), s.OperationName, s.SpanID, s.ParentSpanID())
-		if s.Process != nil {
-			for _, kv := range s.Process.Tags {
-				if strings.HasPrefix(kv.Key, "k8s.") {
-					fmt.Fprintf(&b, " %s=%s", kv.Key, kv.AsString())
-				}
+		byID[s.SpanID] = true
+	}
+	for _, s := range tr.Spans {
+		if p := s.ParentSpanID(); p != 0 && byID[p] {
+			children[p] = append(children[p], s)
+		} else {
+			tops = append(tops, s)
+		}
+	}
+	byStart := func(a, b *model.Span) int { return a.StartTime.Compare(b.StartTime) }
+	var b strings.Builder
+	seen := map[model.SpanID]bool{}
+	var draw func(s *model.Span, depth int)
+	draw = func(s *model.Span, depth int) {
+		if seen[s.SpanID] {
+			return
+		}
+		seen[s.SpanID] = true
+		fmt.Fprintf(&b, "  %s%-*s %-22s %s span=%s", strings.Repeat("  ", depth), 40-2*depth, s.OperationName, hop(s),
+			s.Duration.Round(time.Microsecond), s.SpanID)
+		if depth == 0 {
+			fmt.Fprintf(&b, " parent=%s", s.ParentSpanID())
+		}
+		for _, kv := range s.Tags {
+			if kv.Key == "faas.coldstart" {
+				fmt.Fprintf(&b, " %s=%s", kv.Key, kv.AsString())
 			}
 		}
 		b.WriteByte('\n')
+		kids := children[s.SpanID]
+		slices.SortFunc(kids, byStart)
+		for _, k := range kids {
+			draw(k, depth+1)
+		}
+	}
+	slices.SortFunc(tops, byStart)
+	for _, s := range tops {
+		draw(s, 0)
 	}
 	return b.String()
 }
