@@ -223,7 +223,8 @@ func (r *resultLines) line(line string) {
 type GoRunner struct {
 	// Dir is the module root.
 	Dir string
-	// BinDir receives the test binaries.
+	// BinDir receives the test binaries; a relative BinDir is relative to
+	// Dir.
 	BinDir string
 	// Log receives the go tool's output.
 	Log io.Writer
@@ -231,8 +232,14 @@ type GoRunner struct {
 
 var _ Runner = GoRunner{}
 
+// binary is the absolute path of the suite's test binary: Run starts it in
+// the package's directory.
 func (g GoRunner) binary(s Suite) string {
-	return filepath.Join(g.BinDir, strings.ReplaceAll(filepath.ToSlash(filepath.Clean(s.Package)), "/", "_")+".test")
+	dir := g.BinDir
+	if !filepath.IsAbs(dir) {
+		dir = filepath.Join(g.Dir, dir)
+	}
+	return filepath.Join(dir, strings.ReplaceAll(filepath.ToSlash(filepath.Clean(s.Package)), "/", "_")+".test")
 }
 
 // Compile builds the suite's test binary into BinDir.
