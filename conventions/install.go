@@ -27,6 +27,25 @@ const (
 	WebhookDeployment = "kntrace-webhook"
 )
 
+// The collector tiers in SystemNamespace. The default install runs one
+// collector (CollectorName: Deployment, Service, CollectorName+"-config");
+// the scale-out install (scale-out/) keeps the Service CollectorName, which
+// then leads to the agent on the caller's node (AgentName: DaemonSet,
+// AgentName+"-config"), and adds the gateways (GatewayName: StatefulSet,
+// headless Service, GatewayName+"-config").
+const (
+	CollectorName = "otel-collector"
+	AgentName     = "otel-agent"
+	GatewayName   = "otel-gateway"
+	// CollectorConfigKey is the key of the collectors' ConfigMaps that
+	// holds their configuration.
+	CollectorConfigKey = "collector.yaml"
+	// JaegerName is Jaeger's Deployment and Service; JaegerName+"-config"
+	// holds its configuration under JaegerConfigKey.
+	JaegerName      = "jaeger"
+	JaegerConfigKey = "jaeger.yaml"
+)
+
 // The OTLP/HTTP relay of kntrace's queue-proxy, inside every pod that runs
 // it: where OpenTelemetry SDKs in every language export by default.
 const (
