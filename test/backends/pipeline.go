@@ -177,36 +177,87 @@ func editConfig(path string, shipped []byte, edits []Edit) error {
 	return os.WriteFile(path, b, 0o644)
 }
 
-// newShippedCollector reserves the ports a shipped collector listens on
-// and prepares its storage directory.
-func newShippedCollector(name string, opts []Option) (*Collector, []Edit, error) {
+// NewShippedCollector prepares a collector from a shipped configuration
+// (the single collector of config/600-otel-collector.yaml, or a scale-out
+// tier: see NewGateway and NewAgent) without starting it. Every receiver,
+// health_check and the collector's own metrics move to free loopback ports,
+// file_storage to the storage directory (WithStorageDir), and every OTLP
+// exporter sends to exportTo (host:port of an OTLP gRPC receiver, normally
+// Jaeger's; "" leaves them as shipped). WithEdits applies after these.
+func NewShippedCollector(name string, shipped []byte, exportTo string, opts ...Option) (*Collector, error) {
+	c, edits, err := shippedCollector(name, shipped, exportTo, opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := editConfig(c.ConfigPath, shipped, append(edits, c.cfg.edits...)); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return c, nil
+}
+
+func shippedCollector(name string, shipped []byte, exportTo string, opts []Option) (*Collector, []Edit, error) {
 	cfg, err := newConfig(binaries.Collector, DefaultCollectorReadyTimeout, opts)
 	if err != nil {
 		return nil, nil, err
+	}
+	var parts struct {
+		Receivers struct {
+			OTLP *struct {
+				Protocols map[string]any `json:"protocols"`
+			} `json:"otlp"`
+			Zipkin any `json:"zipkin"`
+		} `json:"receivers"`
+		Exporters  map[string]any `json:"exporters"`
+		Extensions map[string]any `json:"extensions"`
+	}
+	if err := yaml.Unmarshal(shipped, &parts); err != nil {
+		return nil, nil, fmt.Errorf("%s: shipped configuration: %w", name, err)
+	}
+	if parts.Receivers.OTLP == nil || parts.Receivers.OTLP.Protocols["grpc"] == nil {
+		return nil, nil, fmt.Errorf("%s: the shipped configuration has no OTLP gRPC receiver", name)
 	}
 	ports, err := proc.FreePorts(5)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: free ports: %w", name, err)
 	}
-	c := &Collector{name: name, GRPC: addr(ports[0]), HTTP: addr(ports[1]), Health: addr(ports[2]), Metrics: addr(ports[3]), cfg: cfg}
-	if cfg.storageDir == "" {
-		cfg.storageDir = filepath.Join(cfg.logDir, name+"-storage")
-	}
-	c.StorageDir = cfg.storageDir
-	c.cfg = cfg
-	if err := os.MkdirAll(c.StorageDir, 0o755); err != nil {
-		return nil, nil, err
-	}
+	c := &Collector{name: name, GRPC: addr(ports[0]), Metrics: addr(ports[3]), ExportTo: exportTo}
 	c.ConfigPath = filepath.Join(cfg.logDir, name+".yaml")
 	edits := []Edit{
 		Set("receivers.otlp.protocols.grpc.endpoint", c.GRPC),
-		Set("extensions.health_check.endpoint", c.Health),
-		Set("extensions.file_storage.directory", c.StorageDir),
-		Set("extensions.file_storage.compaction.directory", c.StorageDir),
+		Set("service.telemetry.metrics.level", "normal"),
 		Set("service.telemetry.metrics.readers", []any{map[string]any{"pull": map[string]any{"exporter": map[string]any{
 			"prometheus": map[string]any{"host": "127.0.0.1", "port": ports[3]}}}}}),
 		Set("service.telemetry.logs.level", cfg.logLevel),
 	}
+	if parts.Receivers.OTLP.Protocols["http"] != nil {
+		c.HTTP = addr(ports[1])
+		edits = append(edits, Set("receivers.otlp.protocols.http.endpoint", c.HTTP))
+	}
+	if parts.Receivers.Zipkin != nil {
+		edits = append(edits, Set("receivers.zipkin.endpoint", addr(ports[4])))
+	}
+	if _, ok := parts.Extensions["health_check"]; ok {
+		c.Health = addr(ports[2])
+		edits = append(edits, Set("extensions.health_check.endpoint", c.Health))
+	}
+	if _, ok := parts.Extensions["file_storage"]; ok {
+		if cfg.storageDir == "" {
+			cfg.storageDir = filepath.Join(cfg.logDir, name+"-storage")
+		}
+		if err := os.MkdirAll(cfg.storageDir, 0o755); err != nil {
+			return nil, nil, err
+		}
+		c.StorageDir = cfg.storageDir
+		edits = append(edits, Set("extensions.file_storage.directory", c.StorageDir), Set("extensions.file_storage.compaction.directory", c.StorageDir))
+	}
+	if exportTo != "" {
+		for id := range parts.Exporters {
+			if typ, _, _ := strings.Cut(id, "/"); typ == "otlp" || typ == "otlp_grpc" {
+				edits = append(edits, Edit{Path: []string{"exporters", id, "endpoint"}, Value: exportTo})
+			}
+		}
+	}
+	c.cfg = cfg
 	return c, edits, nil
 }
 
@@ -215,17 +266,7 @@ func newShippedCollector(name string, opts []Option) (*Collector, []Edit, error)
 // CollectorKey)), on loopback ports, exporting to exportTo (host:port of an
 // OTLP gRPC receiver, normally Jaeger's). It does not start it.
 func NewGateway(name string, shipped []byte, exportTo string, opts ...Option) (*Collector, error) {
-	c, edits, err := newShippedCollector(name, opts)
-	if err != nil {
-		return nil, err
-	}
-	c.ExportTo = exportTo
-	c.HTTP = "" // gateways take gRPC from the agents only
-	edits = append(edits, Set("exporters.otlp_grpc/jaeger.endpoint", exportTo))
-	if err := editConfig(c.ConfigPath, shipped, append(edits, c.cfg.edits...)); err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
-	}
-	return c, nil
+	return NewShippedCollector(name, shipped, exportTo, opts...)
 }
 
 // NewAgent prepares an agent of the scale-out install from its shipped
@@ -238,11 +279,7 @@ func NewAgent(name string, shipped []byte, gateways []string, opts ...Option) (*
 	if len(gateways) == 0 {
 		return nil, errors.New("agent: no gateways: want the host:port of at least one")
 	}
-	c, edits, err := newShippedCollector(name, opts)
-	if err != nil {
-		return nil, err
-	}
-	zipkin, err := proc.FreePorts(1)
+	c, edits, err := shippedCollector(name, shipped, "", opts)
 	if err != nil {
 		return nil, err
 	}
@@ -250,11 +287,7 @@ func NewAgent(name string, shipped []byte, gateways []string, opts ...Option) (*
 	for i, g := range gateways {
 		hosts[i] = g
 	}
-	edits = append(edits,
-		Set("receivers.otlp.protocols.http.endpoint", c.HTTP),
-		Set("receivers.zipkin.endpoint", addr(zipkin[0])),
-		Set("exporters.load_balancing.resolver", map[string]any{"static": map[string]any{"hostnames": hosts}}),
-	)
+	edits = append(edits, Set("exporters.load_balancing.resolver", map[string]any{"static": map[string]any{"hostnames": hosts}}))
 	if err := editConfig(c.ConfigPath, shipped, append(edits, c.cfg.edits...)); err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}

@@ -149,6 +149,17 @@ func TestShippedConfigsAndEdits(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	singleCfg, err := ShippedConfig(filepath.Join(root, "config", "600-otel-collector.yaml"), "otel-collector-config", CollectorKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	single, err := NewShippedCollector("single", singleCfg, j.OTLPGRPC, WithBinary("/bin/true"), WithLogDir(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if single.HTTP == "" || single.Health == "" || single.StorageDir != "" || g.HTTP != "" {
+		t.Errorf("single collector HTTP %q health %q storage %q, gateway HTTP %q: want what each configuration has", single.HTTP, single.Health, single.StorageDir, g.HTTP)
+	}
 	read := func(path string) map[string]any {
 		t.Helper()
 		b, err := os.ReadFile(path)
@@ -184,6 +195,9 @@ func TestShippedConfigsAndEdits(t *testing.T) {
 		{a.ConfigPath, "exporters.load_balancing.resolver", map[string]any{"static": map[string]any{"hostnames": []any{g.GRPC}}}},
 		{a.ConfigPath, "exporters.load_balancing.routing_key", "traceID"},
 		{a.ConfigPath, "receivers.otlp.protocols.http.endpoint", a.HTTP},
+		{single.ConfigPath, "exporters.otlp/jaeger.endpoint", j.OTLPGRPC},
+		{single.ConfigPath, "receivers.otlp.protocols.http.endpoint", single.HTTP},
+		{single.ConfigPath, "service.telemetry.metrics.level", "normal"},
 		{j.ConfigPath, "receivers.otlp.protocols.grpc.endpoint", j.OTLPGRPC},
 		{j.ConfigPath, "extensions.jaeger_query.grpc.endpoint", j.QueryGRPC},
 		{j.ConfigPath, "extensions.jaeger_storage.backends.badger_store.badger.directories.keys", filepath.Join(j.StorageDir, "badger_store", "keys")},
@@ -193,7 +207,7 @@ func TestShippedConfigsAndEdits(t *testing.T) {
 		}
 	}
 	// Nothing listens beyond loopback.
-	for _, f := range []string{g.ConfigPath, a.ConfigPath, j.ConfigPath} {
+	for _, f := range []string{g.ConfigPath, a.ConfigPath, j.ConfigPath, single.ConfigPath} {
 		b, _ := os.ReadFile(f)
 		if strings.Contains(string(b), "0.0.0.0") {
 			t.Errorf("%s still listens on 0.0.0.0:\n%s", filepath.Base(f), b)
