@@ -135,7 +135,7 @@ func TestUsage(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if u.RSS <= 0 || u.PeakRSS < u.RSS || u.RSS > 1<<30 {
-		t.Errorf("RSS %d, peak %d: want 0 < RSS ≤ peak, and a shell under 1 GiB", u.RSS, u.PeakRSS)
+	if u.RSS <= 0 || u.PeakRSS < u.RSS || u.RSS > 1<<30 || u.AnonRSS <= 0 || u.AnonRSS > u.RSS {
+		t.Errorf("RSS %d, peak %d, anonymous %d: want 0 < anonymous ≤ RSS ≤ peak, and a shell under 1 GiB", u.RSS, u.PeakRSS, u.AnonRSS)
 	}
 }

@@ -34,6 +34,9 @@ type Usage struct {
 	CPU time.Duration
 	// RSS is the resident set size now, PeakRSS its high-water mark.
 	RSS, PeakRSS int64
+	// AnonRSS is the part of RSS that is not file-backed (the binary's own
+	// pages are): what a container's memory limit cannot reclaim.
+	AnonRSS int64
 }
 
 // Usage reads the process's CPU time and resident memory from /proc.
@@ -63,7 +66,7 @@ func (p *Process) Usage() (Usage, error) {
 		for _, f := range []struct {
 			prefix string
 			into   *int64
-		}{{"VmRSS:", &u.RSS}, {"VmHWM:", &u.PeakRSS}} {
+		}{{"VmRSS:", &u.RSS}, {"VmHWM:", &u.PeakRSS}, {"RssAnon:", &u.AnonRSS}} {
 			if v, ok := strings.CutPrefix(line, f.prefix); ok {
 				kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
 				*f.into = kb << 10
