@@ -33,6 +33,7 @@ suites=(
   "activatorhooks ^BenchmarkActivatorHandler$ 200ms"
   "queueproxy ^BenchmarkHandlerChain$ 200ms"
   "webhook ^BenchmarkAdmission$ 1000x"
+  "test/scaleout ^Benchmark(Pipeline|TailSampling)$ 1x"
 )
 for extra in cmd/queue; do
   [[ -d "$extra" ]] && go test -list '^Benchmark' "./$extra" 2>/dev/null | grep -q '^Benchmark' && suites+=("$extra ^Benchmark 1x")

@@ -278,6 +278,15 @@ func (j *Jaeger) process() *proc.Process {
 	return j.proc
 }
 
+// Usage is the running Jaeger's CPU time and memory so far.
+func (j *Jaeger) Usage() (proc.Usage, error) {
+	p := j.process()
+	if p == nil {
+		return proc.Usage{}, errors.New("jaeger is not running")
+	}
+	return p.Usage()
+}
+
 // LogPath is the log file of Jaeger's latest run.
 func (j *Jaeger) LogPath() string { return j.process().LogPath }
 
