@@ -236,7 +236,7 @@ func TestHandler(t *testing.T) {
 			if v, _ := sp.Resource.Set().Value(semconv.FaaSNameKey); v.AsString() != "hello" {
 				t.Errorf("resource faas.name = %q", v.AsString())
 			}
-		case coldstart.SpanColdStart:
+		case coldstart.SourceApp.SpanName():
 			coldStart++
 			if v := attrValue(sp.Attributes, semconv.FaaSVersionKey); v != "hello-1" {
 				t.Errorf("cold-start span faas.version = %q", v)

@@ -84,9 +84,9 @@ func WithoutGlobal() Option {
 }
 
 // WithSignalDrain flushes the spans when the process gets SIGTERM, for at
-// most grace, then lets the signal take its default course (the process
-// ends) by raising it again. Apps that handle SIGTERM themselves call
-// Shutdown instead.
+// most grace, then ends the process with status 0 (a container that scales
+// to zero ends Completed, not Error). Apps that handle SIGTERM themselves
+// call Shutdown instead.
 func WithSignalDrain(grace time.Duration) Option {
 	return optionFunc(func(c *config) { c.signalDrain = grace })
 }

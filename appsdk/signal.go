@@ -24,6 +24,11 @@ import (
 	"time"
 )
 
+// drainOnSignal flushes the spans on SIGTERM for at most grace, then ends
+// the process with status 0, as a main that returned would. It does not
+// re-raise the signal: an app is PID 1 in its container, where a signal
+// with its default action is ignored, and Go then exits with status 2
+// after the drain, so every scale-down would end the container in Error.
 func (s *SDK) drainOnSignal(grace time.Duration) {
 	ch := make(chan os.Signal, 1)
 	signal.Notify(ch, syscall.SIGTERM)
@@ -34,14 +39,11 @@ func (s *SDK) drainOnSignal(grace time.Duration) {
 		select {
 		case <-stop:
 			return
-		case sig := <-ch:
+		case <-ch:
 			ctx, cancel := context.WithTimeout(context.Background(), grace)
 			_ = s.Shutdown(ctx)
 			cancel()
-			signal.Stop(ch)
-			if p, err := os.FindProcess(os.Getpid()); err == nil {
-				_ = p.Signal(sig)
-			}
+			os.Exit(0)
 		}
 	}()
 }

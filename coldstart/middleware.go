@@ -61,8 +61,9 @@ func WithServerSpanName(name string) MiddlewareOption {
 
 // Middleware marks the first request this process serves as its cold start:
 // it sets faas.coldstart=true on the request's span (false on every other
-// request) and records a SpanColdStart child with the phases process start →
-// app ready → first request (child spans and events). Put it inside the
+// request) and records a cold-start child with the phases process start →
+// app ready → first request (child spans and events), named after the
+// timeline's Source. Put it inside the
 // handler that starts the request's server span (otelhttp); without one it
 // starts a server span itself.
 func (t *Timeline) Middleware(next http.Handler, opts ...MiddlewareOption) http.Handler {
@@ -97,31 +98,31 @@ func (t *Timeline) Middleware(next http.Handler, opts ...MiddlewareOption) http.
 	})
 }
 
-// RecordColdStart records the cold-start spans as children of ctx's span,
-// ending at firstRequest. The queue-proxy and the activator hooks use it with
-// times from their own timelines.
+// RecordColdStart records the timeline's cold-start spans (named after its
+// Source) as children of ctx's span, ending at firstRequest. The
+// queue-proxy uses it with its own timeline.
 func (t *Timeline) RecordColdStart(ctx context.Context, tracer trace.Tracer, firstRequest time.Time, attrs ...attribute.KeyValue) {
 	start := t.Start()
 	ready, haveReady := t.Ready()
 	if !haveReady || ready.After(firstRequest) {
 		ready = firstRequest
 	}
-	all := make([]attribute.KeyValue, 0, len(attrs)+4)
-	all = append(all, semconv.FaaSColdstart(true))
+	all := make([]attribute.KeyValue, 0, len(attrs)+5)
+	all = append(all, semconv.FaaSColdstart(true), attribute.String(AttrSource, string(t.source)))
 	all = append(all, attrs...)
 	all = append(all,
 		attribute.Int64(AttrInitMs, ready.Sub(start).Milliseconds()),
 		attribute.Int64(AttrWaitMs, firstRequest.Sub(ready).Milliseconds()),
 		attribute.Bool(AttrReadyKnown, haveReady))
-	cctx, cs := tracer.Start(ctx, SpanColdStart, trace.WithTimestamp(start), trace.WithAttributes(all...))
+	cctx, cs := tracer.Start(ctx, t.source.SpanName(), trace.WithTimestamp(start), trace.WithAttributes(all...))
 	cs.AddEvent(EventProcessStart, trace.WithTimestamp(start))
 	if haveReady {
 		cs.AddEvent(EventAppReady, trace.WithTimestamp(ready))
 	}
 	cs.AddEvent(EventFirstRequest, trace.WithTimestamp(firstRequest))
-	_, initSpan := tracer.Start(cctx, SpanInit, trace.WithTimestamp(start))
+	_, initSpan := tracer.Start(cctx, t.source.InitSpanName(), trace.WithTimestamp(start))
 	initSpan.End(trace.WithTimestamp(ready))
-	_, waitSpan := tracer.Start(cctx, SpanWait, trace.WithTimestamp(ready))
+	_, waitSpan := tracer.Start(cctx, t.source.WaitSpanName(), trace.WithTimestamp(ready))
 	waitSpan.End(trace.WithTimestamp(firstRequest))
 	cs.End(trace.WithTimestamp(firstRequest))
 }

@@ -19,16 +19,36 @@ package coldstart
 // instrumentationName is the scope of the spans Middleware records.
 const instrumentationName = "github.com/kntrace/kntrace/coldstart"
 
-// The spans a pod records about its own start (Middleware and
-// RecordColdStart), under the span of its first request.
+// SpanColdStart prefixes the name of every cold-start span.
+const SpanColdStart = "kntrace.coldstart"
+
+// Source is the process that records its own start (RecordColdStart), under
+// the span of its first request: SpanColdStart + "." + source, covering
+// process start to the first request, with two children, + ".init" (process
+// start to app ready) and + ".wait" (app ready to the first request). The
+// two say different things, so a pod running kntrace's queue-proxy and an
+// app built with the app SDK records both.
+type Source string
+
 const (
-	// SpanColdStart covers process start to the first request.
-	SpanColdStart = "kntrace.coldstart"
-	// SpanInit covers process start to app readiness.
-	SpanInit = "kntrace.coldstart.init"
-	// SpanWait covers app readiness to the first request.
-	SpanWait = "kntrace.coldstart.wait"
+	// SourceApp is an app built with the app SDK: its own process start and
+	// the moment it said it was ready (MarkReady) — the app's initialisation
+	// as the app sees it.
+	SourceApp Source = "app"
+	// SourceQueueProxy is kntrace's queue-proxy: the queue-proxy container's
+	// start and the app's first passing readiness probe — the pod's start as
+	// Knative sees it, known for an app in any language.
+	SourceQueueProxy Source = "queue_proxy"
 )
+
+// SpanName is the name of the source's cold-start span.
+func (s Source) SpanName() string { return SpanColdStart + "." + string(s) }
+
+// InitSpanName is the name of the source's process start to app ready span.
+func (s Source) InitSpanName() string { return s.SpanName() + ".init" }
+
+// WaitSpanName is the name of the source's app ready to first request span.
+func (s Source) WaitSpanName() string { return s.SpanName() + ".wait" }
 
 // Events on SpanColdStart.
 const (
@@ -47,6 +67,8 @@ const (
 	// AttrReadyKnown is false when the pod did not learn when its app
 	// became ready (that phase then has no length).
 	AttrReadyKnown = "kntrace.coldstart.ready_known"
+	// AttrSource is the Source of a cold-start span.
+	AttrSource = "kntrace.coldstart.source"
 	// AttrPhase names the phase of a phase span.
 	AttrPhase = "kntrace.coldstart.phase"
 )

@@ -25,9 +25,10 @@ import (
 // when the first request arrived. It is safe for concurrent use; exactly one
 // caller of ClaimFirstRequest wins.
 type Timeline struct {
-	start int64 // unix ns
-	ready atomic.Int64
-	first atomic.Int64
+	start  int64 // unix ns
+	source Source
+	ready  atomic.Int64
+	first  atomic.Int64
 }
 
 // TimelineOption configures a Timeline.
@@ -42,10 +43,15 @@ func WithProcessStart(at time.Time) TimelineOption {
 	return timelineOption(func(t *Timeline) { t.start = at.UnixNano() })
 }
 
+// WithSource says which process the timeline is of (default SourceApp).
+func WithSource(s Source) TimelineOption {
+	return timelineOption(func(t *Timeline) { t.source = s })
+}
+
 // NewTimeline returns a Timeline whose start is the process start time from
 // /proc/self/stat (or WithProcessStart); if that cannot be read, now.
 func NewTimeline(opts ...TimelineOption) *Timeline {
-	t := &Timeline{}
+	t := &Timeline{source: SourceApp}
 	for _, o := range opts {
 		o.applyTimeline(t)
 	}

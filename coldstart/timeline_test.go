@@ -87,12 +87,12 @@ func TestMiddlewareMarksExactlyOneColdStart(t *testing.T) {
 	if cold != 1 || warm != n-1 {
 		t.Fatalf("%d cold and %d warm requests, want 1 and %d", cold, warm, n-1)
 	}
-	for _, name := range []string{SpanColdStart, SpanInit, SpanWait} {
+	for _, name := range []string{SourceApp.SpanName(), SourceApp.InitSpanName(), SourceApp.WaitSpanName()} {
 		if len(byName[name]) != 1 {
 			t.Fatalf("%d %q spans, want 1", len(byName[name]), name)
 		}
 	}
-	cs := byName[SpanColdStart][0]
+	cs := byName[SourceApp.SpanName()][0]
 	if cs.Parent.SpanID() != coldReq.SpanContext.SpanID() || cs.SpanContext.TraceID() != coldReq.SpanContext.TraceID() {
 		t.Errorf("cold-start span is not a child of the cold request's span")
 	}
@@ -112,6 +112,9 @@ func TestMiddlewareMarksExactlyOneColdStart(t *testing.T) {
 			t.Errorf("cold-start span %s = %q, want %q", k, got[k].AsString(), want)
 		}
 	}
+	if got[AttrSource].AsString() != string(SourceApp) {
+		t.Errorf("%s = %q, want %q", AttrSource, got[AttrSource].AsString(), SourceApp)
+	}
 	if got["kntrace.coldstart.init_ms"].AsInt64() != 2000 {
 		t.Errorf("init_ms = %d, want 2000", got["kntrace.coldstart.init_ms"].AsInt64())
 	}
@@ -122,7 +125,7 @@ func TestMiddlewareMarksExactlyOneColdStart(t *testing.T) {
 	if diff := cmp.Diff([]string{EventProcessStart, EventAppReady, EventFirstRequest}, events); diff != "" {
 		t.Errorf("events (-want +got):\n%s", diff)
 	}
-	initSpan, waitSpan := byName[SpanInit][0], byName[SpanWait][0]
+	initSpan, waitSpan := byName[SourceApp.InitSpanName()][0], byName[SourceApp.WaitSpanName()][0]
 	if initSpan.Parent.SpanID() != cs.SpanContext.SpanID() || waitSpan.Parent.SpanID() != cs.SpanContext.SpanID() {
 		t.Error("phase spans are not children of the cold-start span")
 	}

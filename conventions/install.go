@@ -27,6 +27,14 @@ const (
 	WebhookDeployment = "kntrace-webhook"
 )
 
+// Jaeger's query Service config/ installs in SystemNamespace and the names
+// of its query ports (gRPC for kn trace, HTTP for the UI).
+const (
+	JaegerService       = "jaeger"
+	JaegerQueryGRPCPort = "query-grpc"
+	JaegerQueryHTTPPort = "query-http"
+)
+
 // The collector tiers in SystemNamespace. The default install runs one
 // collector (CollectorName: Deployment, Service, CollectorName+"-config");
 // the scale-out install (scale-out/) keeps the Service CollectorName, which
@@ -40,9 +48,8 @@ const (
 	// CollectorConfigKey is the key of the collectors' ConfigMaps that
 	// holds their configuration.
 	CollectorConfigKey = "collector.yaml"
-	// JaegerName is Jaeger's Deployment and Service; JaegerName+"-config"
-	// holds its configuration under JaegerConfigKey.
-	JaegerName      = "jaeger"
+	// JaegerConfigKey is the key of Jaeger's ConfigMap
+	// (JaegerService+"-config") that holds its configuration.
 	JaegerConfigKey = "jaeger.yaml"
 )
 

@@ -21,6 +21,8 @@ start=$SECONDS
 
 hack/apt.sh --with-chromium
 hack/tools.sh
+log "fetching the Go modules whose YAML the tests apply (no test downloads)"
+go run ./test/cmd/fetchmodules
 log "go vet"
 go vet ./...
 log "go test ./... (real etcd, kube-apiserver, Collector, Jaeger and Knative binaries from ${KNTRACE_BIN})"

@@ -77,9 +77,9 @@ func coldStartTrace() *model.Trace {
 		fixtureSpan(0xf1, 0xe1, qp, "GET /", 1253, 1516, server, model.Bool(attrColdStart, true)),
 		fixtureSpan(0xf2, 0xf1, qp, "kn.queueproxy.proxy", 1254, 1515),
 		fixtureSpan(0xf3, 0xf2, app, "GET /", 1256, 1510, server, model.Bool(attrColdStart, true)),
-		fixtureSpan(0xc1, 0xf3, app, "kntrace.coldstart", 300, 1256),
-		fixtureSpan(0xc2, 0xc1, app, "kntrace.coldstart.init", 300, 1050),
-		fixtureSpan(0xc3, 0xc1, app, "kntrace.coldstart.wait", 1050, 1256),
+		fixtureSpan(0xc1, 0xf3, app, "kntrace.coldstart.app", 300, 1256),
+		fixtureSpan(0xc2, 0xc1, app, "kntrace.coldstart.app.init", 300, 1050),
+		fixtureSpan(0xc3, 0xc1, app, "kntrace.coldstart.app.wait", 1050, 1256),
 		fixtureSpan(0x11, 0xf3, app, "SELECT orders", 1300, 1480, client, model.Bool("error", true),
 			model.String("otel.status_code", "ERROR"), model.String("otel.status_description", "dial tcp 10.0.0.7:5432: connection refused")),
 	}

@@ -60,9 +60,9 @@ func TestBuildColdStartTrace(t *testing.T) {
 		{id(0xf1), id(0xe1), 3, "GET /"},
 		{id(0xf2), id(0xf1), 4, "kn.queueproxy.proxy"},
 		{id(0xf3), id(0xf2), 5, "GET /"},
-		{id(0xc1), id(0xf3), 6, "kntrace.coldstart"},
-		{id(0xc2), id(0xc1), 7, "kntrace.coldstart.init"},
-		{id(0xc3), id(0xc1), 7, "kntrace.coldstart.wait"},
+		{id(0xc1), id(0xf3), 6, "kntrace.coldstart.app"},
+		{id(0xc2), id(0xc1), 7, "kntrace.coldstart.app.init"},
+		{id(0xc3), id(0xc1), 7, "kntrace.coldstart.app.wait"},
 		{id(0x11), id(0xf3), 6, "SELECT orders"},
 	}
 	if diff := cmp.Diff(want, rows(tr)); diff != "" {

@@ -222,21 +222,21 @@ func TestColdStart(t *testing.T) {
 	}
 	spans := s.exp.GetSpans()
 	names := byName(spans)
-	cs, ok := names[coldstart.SpanColdStart]
+	cs, ok := names[coldstart.SourceQueueProxy.SpanName()]
 	if !ok {
-		t.Fatalf("no %s span after the first request; spans: %v", coldstart.SpanColdStart, spanNames(spans))
+		t.Fatalf("no %s span after the first request; spans: %v", coldstart.SourceQueueProxy.SpanName(), spanNames(spans))
 	}
 	server := serverSpan(t, spans)
 	if cs.Parent.SpanID() != server.SpanContext.SpanID() || cs.SpanContext.TraceID().String() != callerTrace {
-		t.Errorf("%s parent %s in trace %s, want the server span in the caller's trace", coldstart.SpanColdStart, nameOf(spans, cs.Parent.SpanID()), cs.SpanContext.TraceID())
+		t.Errorf("%s parent %s in trace %s, want the server span in the caller's trace", coldstart.SourceQueueProxy.SpanName(), nameOf(spans, cs.Parent.SpanID()), cs.SpanContext.TraceID())
 	}
 	if !cs.StartTime.Equal(s.timeline.Start()) {
-		t.Errorf("%s starts at %v, want the process start %v", coldstart.SpanColdStart, cs.StartTime, s.timeline.Start())
+		t.Errorf("%s starts at %v, want the process start %v", coldstart.SourceQueueProxy.SpanName(), cs.StartTime, s.timeline.Start())
 	}
 	if got := attr(server.Attributes, "faas.coldstart"); got != attribute.BoolValue(true) {
 		t.Errorf("server span faas.coldstart = %v, want true", got.Emit())
 	}
-	for _, n := range []string{coldstart.SpanInit, coldstart.SpanWait} {
+	for _, n := range []string{coldstart.SourceQueueProxy.InitSpanName(), coldstart.SourceQueueProxy.WaitSpanName()} {
 		if _, ok := names[n]; !ok {
 			t.Errorf("no %s span", n)
 		}
@@ -246,8 +246,8 @@ func TestColdStart(t *testing.T) {
 	if v := second.Header.Get(coldstart.Header); v != "" {
 		t.Errorf("second response has %s %q, want none", coldstart.Header, v)
 	}
-	if _, ok := byName(s.exp.GetSpans())[coldstart.SpanColdStart]; ok {
-		t.Errorf("second request has a %s span", coldstart.SpanColdStart)
+	if _, ok := byName(s.exp.GetSpans())[coldstart.SourceQueueProxy.SpanName()]; ok {
+		t.Errorf("second request has a %s span", coldstart.SourceQueueProxy.SpanName())
 	}
 }
 

@@ -113,7 +113,7 @@ func newSide(t testing.TB, kntrace bool, cc int, a *app, sampler sdktrace.Sample
 	rp := pkghttp.NewHeaderPruningReverseProxy(net.JoinHostPort("127.0.0.1", a.port(t)), pkghttp.NoHostOverride, activator.RevisionHeaders, false)
 	var prop otelprop.TextMapPropagator = tracing.DefaultTextMapPropagator()
 	if kntrace {
-		s.timeline = coldstart.NewTimeline(coldstart.WithProcessStart(time.Now().Add(-2 * time.Second)))
+		s.timeline = coldstart.NewTimeline(coldstart.WithSource(coldstart.SourceQueueProxy), coldstart.WithProcessStart(time.Now().Add(-2*time.Second)))
 		s.timeline.MarkReadyAt(time.Now().Add(-time.Second))
 		qp, err := queueproxy.Setup(queueproxy.WithEnv(func(k string) string { return env[k] }),
 			queueproxy.WithPodInfoPath(t.TempDir()+"/annotations"), queueproxy.WithTimeline(s.timeline))

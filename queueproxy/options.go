@@ -149,7 +149,7 @@ func newConfig(opts []Option) config {
 		}
 	}
 	if c.timeline == nil {
-		c.timeline = coldstart.NewTimeline()
+		c.timeline = coldstart.NewTimeline(coldstart.WithSource(coldstart.SourceQueueProxy))
 	}
 	return c
 }

@@ -27,6 +27,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
@@ -38,6 +39,7 @@ import (
 	"github.com/kntrace/kntrace/revisions"
 	"github.com/kntrace/kntrace/settings"
 	"github.com/kntrace/kntrace/test/apiserver"
+	"github.com/kntrace/kntrace/test/manifests"
 	"github.com/kntrace/kntrace/webhook"
 )
 
@@ -70,6 +72,46 @@ func waitFor(t *testing.T, timeout time.Duration, what string, check func(contex
 
 func cmData(ctx context.Context, kube kubernetes.Interface, ns, name string) (*corev1.ConfigMap, error) {
 	return kube.CoreV1().ConfigMaps(ns).Get(ctx, name, metav1.GetOptions{})
+}
+
+// TestServingOnlyThenEventing: on a cluster with Knative Serving only,
+// config/ installs, the webhook (as its least-privilege ServiceAccount)
+// syncs, admits and converges serving; when Eventing is installed later it
+// converges eventing's config-observability too, without a restart.
+func TestServingOnlyThenEventing(t *testing.T) {
+	bin := webhookBinary(t)
+	srv := apiserver.StartForTest(t)
+	c, err := startCluster(t, srv, t.TempDir(), manifests.ServingCore)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kube := srv.Client
+	if _, err := kube.CoreV1().Namespaces().Get(t.Context(), configmaps.EventingNamespace, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Fatalf("namespace %s before Eventing is installed: %v, want not found", configmaps.EventingNamespace, err)
+	}
+	// startWebhook waits until the API server's dry-run create comes back
+	// injected: admission works without Eventing.
+	if err := c.startWebhook(t, bin, "info"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.process.Stop)
+	converged := func(ns string) func(context.Context) error {
+		return func(ctx context.Context) error {
+			cm, err := cmData(ctx, kube, ns, configmaps.ObservabilityConfigName)
+			if err != nil {
+				return err
+			}
+			if cm.Data[configmaps.ProtocolKey] != "grpc" || cm.Data[configmaps.EndpointKey] != settings.DefaultCollectorEndpoint {
+				return fmt.Errorf("%s/%s not converged: %v", ns, cm.Name, cm.Data)
+			}
+			return nil
+		}
+	}
+	waitFor(t, 30*time.Second, "serving's config-observability converged", converged(configmaps.ServingNamespace))
+	if err := manifests.ApplySets(t.Context(), srv.Config, manifests.EventingCore); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 30*time.Second, "eventing's config-observability converged after Eventing was installed", converged(configmaps.EventingNamespace))
 }
 
 // TestWebhookOnRealAPIServer runs cmd/webhook as a process, with the

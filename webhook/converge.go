@@ -43,6 +43,16 @@ const (
 // Converger keeps.
 var KnativeNamespaces = []string{configmaps.ServingNamespace, configmaps.EventingNamespace}
 
+// ManagedConfigMaps are the ConfigMaps the Converger reads and writes in
+// namespace ns (config/200-rbac.yaml grants exactly these names).
+func ManagedConfigMaps(ns string) []string {
+	names := []string{configmaps.ObservabilityConfigName, configmaps.LegacyConfigName}
+	if ns == configmaps.ServingNamespace {
+		names = append(names, FeaturesConfigName, DeploymentConfigName)
+	}
+	return names
+}
+
 // Converger keeps Knative's ConfigMaps as config-kntrace says. It writes
 // only what differs, so running it again with nothing changed writes nothing
 // (every write of serving's config-observability rolls every revision's

@@ -114,9 +114,13 @@ func ctxT(tb testing.TB) context.Context {
 	return ctx
 }
 
-func startCluster(tb testing.TB, srv *apiserver.Server, dir string) (*cluster, error) {
+// startCluster applies Knative's sets (default: Serving and Eventing).
+func startCluster(tb testing.TB, srv *apiserver.Server, dir string, knative ...manifests.Set) (*cluster, error) {
 	ctx := context.Background()
-	if err := manifests.ApplySets(ctx, srv.Config, manifests.ServingCore, manifests.EventingCore); err != nil {
+	if len(knative) == 0 {
+		knative = []manifests.Set{manifests.ServingCore, manifests.EventingCore}
+	}
+	if err := manifests.ApplySets(ctx, srv.Config, knative...); err != nil {
 		return nil, fmt.Errorf("apply Knative: %w", err)
 	}
 	a, err := manifests.NewApplier(srv.Config)

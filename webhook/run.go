@@ -28,7 +28,6 @@ import (
 
 	"go.uber.org/zap"
 	"golang.org/x/sync/errgroup"
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/types"
@@ -107,11 +106,20 @@ func Run(ctx context.Context, cfg *rest.Config, opts ...Option) error {
 		}))
 	kntraceConfig := sysFactory.Core().V1().ConfigMaps()
 	factories := []informers.SharedInformerFactory{nsFactory, sysFactory}
+	// One informer per Knative ConfigMap, by name: RBAC grants these names
+	// only, and a namespace that does not exist (Eventing not installed)
+	// lists empty, so the webhook serves on a Serving-only cluster and picks
+	// Eventing up when it appears.
 	var knativeConfigMaps []cache.SharedIndexInformer
 	for _, ns := range KnativeNamespaces {
-		f := informers.NewSharedInformerFactoryWithOptions(kube, rc.resync, informers.WithNamespace(ns))
-		factories = append(factories, f)
-		knativeConfigMaps = append(knativeConfigMaps, f.Core().V1().ConfigMaps().Informer())
+		for _, name := range ManagedConfigMaps(ns) {
+			f := informers.NewSharedInformerFactoryWithOptions(kube, rc.resync, informers.WithNamespace(ns),
+				informers.WithTweakListOptions(func(o *metav1.ListOptions) {
+					o.FieldSelector = fields.OneTermEqualSelector("metadata.name", name).String()
+				}))
+			factories = append(factories, f)
+			knativeConfigMaps = append(knativeConfigMaps, f.Core().V1().ConfigMaps().Informer())
+		}
 	}
 
 	queue := workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](),
@@ -125,20 +133,7 @@ func Run(ctx context.Context, cfg *rest.Config, opts ...Option) error {
 		return err
 	}
 	for _, inf := range knativeConfigMaps {
-		if _, err := inf.AddEventHandler(cache.FilteringResourceEventHandler{
-			FilterFunc: func(o any) bool {
-				cm, ok := o.(*corev1.ConfigMap)
-				if !ok {
-					return true // a tombstone
-				}
-				switch cm.Name {
-				case "config-observability", "config-tracing", FeaturesConfigName, DeploymentConfigName:
-					return true
-				}
-				return false
-			},
-			Handler: controller.HandleAll(func(any) { queue.Add(keyConverge) }),
-		}); err != nil {
+		if _, err := inf.AddEventHandler(controller.HandleAll(func(any) { queue.Add(keyConverge) })); err != nil {
 			return err
 		}
 	}

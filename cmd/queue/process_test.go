@@ -225,7 +225,7 @@ func TestB3AndColdStart(t *testing.T) {
 					}
 				}
 				continued := srv.TraceID.String() == r.trace && srv.ParentSpanID().String() == r.span
-				coldSpans := spansBy(tr, testService, coldstart.SpanColdStart)
+				coldSpans := spansBy(tr, testService, coldstart.SourceQueueProxy.SpanName())
 				switch side {
 				case sideKntrace:
 					if !continued {
@@ -247,14 +247,14 @@ func TestB3AndColdStart(t *testing.T) {
 						}
 					}
 					if first := i == 0; (len(coldSpans) == 1) != first || (r.timeline != "") != first {
-						t.Errorf("request %d: %d %s spans and %s %q; want them on the first request only", i, len(coldSpans), coldstart.SpanColdStart, coldstart.Header, r.timeline)
+						t.Errorf("request %d: %d %s spans and %s %q; want them on the first request only", i, len(coldSpans), coldstart.SourceQueueProxy.SpanName(), coldstart.Header, r.timeline)
 					}
 					if i == 0 {
 						if _, _, err := coldstart.ParseHeader(r.timeline); err != nil {
 							t.Errorf("first response: %v", err)
 						}
 						if ps := spanByID(tr, coldSpans[0].ParentSpanID()); ps != srv {
-							t.Errorf("%s is not a child of the server span:%s", coldstart.SpanColdStart, describe(tr))
+							t.Errorf("%s is not a child of the server span:%s", coldstart.SourceQueueProxy.SpanName(), describe(tr))
 						}
 					}
 				case sideUpstream:

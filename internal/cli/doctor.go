@@ -53,7 +53,9 @@ check, each failure with its fix:
   - OTEL_TRACES_SAMPLER_ARG without OTEL_TRACES_SAMPLER on Knative's Deployments
     (a failure) and on Services' containers (a warning)
   - the collector (from config-observability's endpoint, or --collector) and
-    Jaeger (--jaeger) answer
+    Jaeger (--jaeger, else --jaeger-service) answer; a Service that resolves
+    only inside the cluster is reached through the API server, as kubectl
+    port-forward does
   - kntrace's webhook is installed, ready and answering (a dry-run Service)
   - kntrace's queue-proxy and activator are installed
   - which collector install runs (one collector, or scale-out agents and
@@ -66,8 +68,8 @@ check, each failure with its fix:
 
 Exit status 4 when any check fails.`,
 		Example: `  kn trace doctor
-  # Services of one namespace only, with a port-forwarded collector and Jaeger
-  kn trace doctor -n demo --collector 127.0.0.1:4317 --jaeger 127.0.0.1:16685
+  # Services of one namespace only, with a collector and Jaeger of your own
+  kn trace doctor -n demo --collector 10.0.0.7:4317 --jaeger 10.0.0.8:16685
   kn trace doctor -o json`,
 		Args: exactArgs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -85,8 +87,13 @@ Exit status 4 when any check fails.`,
 			if err != nil {
 				return err
 			}
+			jaegerService, err := f.target()
+			if err != nil {
+				return err
+			}
 			report := doctor.Run(cmd.Context(), kube, serving, doctor.Options{
-				Namespace: f.namespace, Collector: f.collector, Jaeger: f.address(os.Getenv), Shape: f.shape, Timeout: f.timeout,
+				Namespace: f.namespace, Collector: f.collector, Shape: f.shape, Timeout: f.timeout,
+				Jaeger: f.address(os.Getenv), JaegerService: jaegerService, Tunnel: g.tunnel,
 			})
 			if format != "" {
 				if err := writeStructured(g.streams.Out, format, report); err != nil {

@@ -63,11 +63,11 @@ and durations, plus depth, critical path, errors and cold-start phases);
 			if cmd.Flags().Changed("width") && width < jaeger.MinWaterfallWidth {
 				return usageError("--width %d: want at least %d columns", width, jaeger.MinWaterfallWidth)
 			}
-			c, err := jf.dial(cmd.Context())
+			c, closeJaeger, err := jf.dial(cmd.Context(), g)
 			if err != nil {
 				return err
 			}
-			defer c.Close()
+			defer closeJaeger()
 			raw, err := c.GetTrace(cmd.Context(), args[0])
 			if errors.Is(err, jaeger.ErrNotFound) {
 				return fmt.Errorf("%w (Jaeger at %s; traces appear a moment after export, and in-memory storage forgets them on restart)", err, c.Addr())

@@ -95,7 +95,7 @@ func TestJaegerAddressPrecedence(t *testing.T) {
 	tests := []struct {
 		name, flag, env, want string
 	}{
-		{"default", "", "", DefaultJaegerAddr},
+		{"default: the cluster's, through the API server", "", "", ""},
 		{"environment", "", "10.0.0.1:16685", "10.0.0.1:16685"},
 		{"flag wins", "127.0.0.1:1", "10.0.0.1:16685", "127.0.0.1:1"},
 	}

@@ -17,11 +17,9 @@ limitations under the License.
 package cli
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -29,36 +27,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/kntrace/kntrace/conventions"
 	"github.com/kntrace/kntrace/jaeger"
 )
-
-// Where kn trace finds Jaeger's query gRPC API: --jaeger, else $KNTRACE_JAEGER,
-// else DefaultJaegerAddr (a `kubectl port-forward` of jaeger-query's 16685).
-const DefaultJaegerAddr = "127.0.0.1:16685"
-
-// jaegerFlags are shared by list, get and doctor.
-type jaegerFlags struct {
-	addr    string
-	timeout time.Duration
-}
-
-func (f *jaegerFlags) register(cmd *cobra.Command) {
-	cmd.Flags().StringVar(&f.addr, "jaeger", "", "host:port of Jaeger's query gRPC API (default $"+conventions.EnvJaeger+" or "+DefaultJaegerAddr+")")
-	cmd.Flags().DurationVar(&f.timeout, "timeout", 10*time.Second, "bound on each call to Jaeger")
-}
-
-// address applies the precedence --jaeger, $KNTRACE_JAEGER, default.
-func (f *jaegerFlags) address(getenv func(string) string) string {
-	return cmp.Or(f.addr, getenv(conventions.EnvJaeger), DefaultJaegerAddr)
-}
-
-func (f *jaegerFlags) dial(ctx context.Context) (*jaeger.Client, error) {
-	if f.timeout <= 0 {
-		return nil, usageError("--timeout %v: want a positive duration", f.timeout)
-	}
-	return jaeger.Dial(ctx, f.address(os.Getenv), jaeger.WithCallTimeout(f.timeout), jaeger.WithDialTimeout(f.timeout))
-}
 
 type listFlags struct {
 	jaegerFlags
@@ -119,11 +89,11 @@ func runList(ctx context.Context, g *globals, f *listFlags, service string) erro
 	if strings.TrimSpace(service) == "" {
 		return usageError("SERVICE is empty: give the service name Jaeger shows, e.g. the Knative Service's name")
 	}
-	c, err := f.dial(ctx)
+	c, closeJaeger, err := f.dial(ctx, g)
 	if err != nil {
 		return err
 	}
-	defer c.Close()
+	defer closeJaeger()
 	traces, err := listTraces(ctx, c, f, service)
 	if err != nil {
 		return err

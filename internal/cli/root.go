@@ -22,6 +22,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
+	"syscall"
 
 	"github.com/spf13/cobra"
 	"k8s.io/client-go/kubernetes"
@@ -113,7 +115,9 @@ setup and draws traces from Jaeger as a waterfall. It runs as the kn plugin
   kn trace list hello -n demo --coldstart
   kn trace get 4bf92f3577b34da6a3ce929d0e0e4736
   # Is everything in place?
-  kn trace doctor`,
+  kn trace doctor
+  # Jaeger's UI on a local port, through the API server
+  kn trace dashboard`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
@@ -123,7 +127,7 @@ setup and draws traces from Jaeger as a waterfall. It runs as the kn plugin
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &ExitError{Code: ExitUsage, Err: err} })
 	root.PersistentFlags().StringVar(&g.kubeconfig, "kubeconfig", "", "path to the kubeconfig file (default $KUBECONFIG or ~/.kube/config)")
 	root.PersistentFlags().StringVar(&g.context, "context", "", "the kubeconfig context to use")
-	root.AddCommand(newConfigCommand(g), newVersionCommand(g), newListCommand(g), newGetCommand(g), newDoctorCommand(g), newEnableCommand(g), newDisableCommand(g))
+	root.AddCommand(newConfigCommand(g), newVersionCommand(g), newListCommand(g), newGetCommand(g), newDoctorCommand(g), newEnableCommand(g), newDisableCommand(g), newDashboardCommand(g))
 	return root
 }
 
@@ -143,7 +147,10 @@ func Execute(ctx context.Context, args []string, streams Streams) int {
 	return ExitFailure
 }
 
-// Main is cmd/kn-trace's body.
+// Main is cmd/kn-trace's body. Ctrl-C (or SIGTERM) ends the running
+// command through its context.
 func Main() int {
-	return Execute(context.Background(), os.Args[1:], Streams{In: os.Stdin, Out: os.Stdout, Err: os.Stderr})
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return Execute(ctx, os.Args[1:], Streams{In: os.Stdin, Out: os.Stdout, Err: os.Stderr})
 }

@@ -27,6 +27,7 @@ import (
 
 	"github.com/kntrace/kntrace/configmaps"
 	"github.com/kntrace/kntrace/conventions"
+	"github.com/kntrace/kntrace/internal/tunnel"
 	"github.com/kntrace/kntrace/jaeger"
 )
 
@@ -53,12 +54,27 @@ func (d *doctor) collector(ctx context.Context) {
 		d.report.add(name, StatusFail, "pass --collector as a URL (http://HOST:4317) or HOST:PORT", "%s (from %s): %v", endpoint, source, err)
 		return
 	}
+	via := ""
 	host, _, _ := net.SplitHostPort(hostport)
 	if clusterOnly(host) {
 		if _, err := net.DefaultResolver.LookupHost(ctx, host); err != nil {
-			d.report.add(name, StatusWarn, "kubectl port-forward the collector's Service and pass --collector 127.0.0.1:PORT",
-				"%s (from %s) resolves only inside the cluster: not probed from here", endpoint, source)
-			return
+			target, ok := tunnel.ParseTarget(hostport)
+			if !ok || d.opts.Tunnel == nil {
+				d.report.add(name, StatusWarn, "kubectl port-forward the collector's Service and pass --collector 127.0.0.1:PORT",
+					"%s (from %s) resolves only inside the cluster: not probed from here", endpoint, source)
+				return
+			}
+			tun, err := d.opts.Tunnel(ctx, target)
+			if err != nil {
+				d.report.add(name, StatusFail, "check the collector's Deployment in "+target.Namespace+" (kubectl -n "+target.Namespace+" get pods), or pass --collector",
+					"%s (from %s) is not reachable through the API server: %v", endpoint, source, err)
+				return
+			}
+			defer tun.Close()
+			hostport, via = tun.Addr, fmt.Sprintf(" through the API server (pod %s)", tun.Pod)
+			if u != nil {
+				u.Host = tun.Addr
+			}
 		}
 	}
 	ctx, cancel := context.WithTimeout(ctx, d.opts.Timeout)
@@ -86,7 +102,11 @@ func (d *doctor) collector(ctx context.Context) {
 			}
 		}
 	}
-	d.report.add(name, StatusPass, "", "%s (from %s) accepts connections", hostport, source)
+	shown := hostport
+	if via != "" {
+		shown = endpoint
+	}
+	d.report.add(name, StatusPass, "", "%s (from %s) accepts connections%s", shown, source, via)
 }
 
 // collectorAddress reads a URL or host:port; the port defaults to 4317 for
@@ -128,11 +148,22 @@ func clusterOnly(host string) bool {
 }
 
 func (d *doctor) jaeger(ctx context.Context) {
-	addr := d.opts.Jaeger
+	addr, where := d.opts.Jaeger, d.opts.Jaeger
+	if addr == "" && d.opts.Tunnel != nil {
+		tun, err := d.opts.Tunnel(ctx, d.opts.JaegerService)
+		if err != nil {
+			d.report.add("jaeger", StatusFail,
+				"install Jaeger (ko apply -Rf config/), point --jaeger-service at yours, or pass --jaeger HOST:PORT (or set $"+conventions.EnvJaeger+")",
+				"%s is not reachable through the API server: %v", d.opts.JaegerService, err)
+			return
+		}
+		defer tun.Close()
+		addr, where = tun.Addr, fmt.Sprintf("%s (through the API server, pod %s)", d.opts.JaegerService, tun.Pod)
+	}
 	c, err := jaeger.Dial(ctx, addr, jaeger.WithDialTimeout(d.opts.Timeout), jaeger.WithCallTimeout(d.opts.Timeout))
 	if err != nil {
 		d.report.add("jaeger", StatusFail,
-			"kubectl -n "+conventions.SystemNamespace+" port-forward svc/jaeger 16685:16685, or pass --jaeger HOST:PORT (or set $"+conventions.EnvJaeger+")",
+			"check Jaeger's query port, or pass --jaeger HOST:PORT (or set $"+conventions.EnvJaeger+")",
 			"%v", err)
 		return
 	}
@@ -142,5 +173,5 @@ func (d *doctor) jaeger(ctx context.Context) {
 		d.report.add("jaeger", StatusFail, "check Jaeger's logs", "%v", err)
 		return
 	}
-	d.report.add("jaeger", StatusPass, "", "query API at %s answers (%d services)", addr, len(services))
+	d.report.add("jaeger", StatusPass, "", "query API at %s answers (%d services)", where, len(services))
 }

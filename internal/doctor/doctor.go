@@ -24,6 +24,7 @@ import (
 	servingclient "knative.dev/serving/pkg/client/clientset/versioned"
 
 	"github.com/kntrace/kntrace/configmaps"
+	"github.com/kntrace/kntrace/internal/tunnel"
 )
 
 // probeService is the name of the Service doctor creates with dryRun=All
@@ -38,8 +39,15 @@ type Options struct {
 	// Collector is the collector endpoint to probe (URL or host:port; "":
 	// config-observability's tracing-endpoint).
 	Collector string
-	// Jaeger is host:port of Jaeger's query gRPC API.
+	// Jaeger is host:port of Jaeger's query gRPC API; "" reaches
+	// JaegerService through Tunnel.
 	Jaeger string
+	// JaegerService is Jaeger's query gRPC API in the cluster.
+	JaegerService tunnel.Target
+	// Tunnel forwards a local port to a Service through the API server
+	// (tunnel.Open with the caller's kubeconfig); nil probes only what is
+	// reachable from here.
+	Tunnel func(context.Context, tunnel.Target) (*tunnel.Tunnel, error)
 	// Shape is which ConfigMap Knative reads: auto, observability or legacy.
 	Shape string
 	// Timeout bounds each probe of the collector and Jaeger.

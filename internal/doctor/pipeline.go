@@ -460,7 +460,7 @@ func volumeOf(p *pod, dir string) (string, bool) {
 func (d *doctor) jaegerStorage(ctx context.Context) {
 	const name = "pipeline/jaeger-storage"
 	ns := conventions.SystemNamespace
-	cm, err := d.kube.CoreV1().ConfigMaps(ns).Get(ctx, conventions.JaegerName+"-config", metav1.GetOptions{})
+	cm, err := d.kube.CoreV1().ConfigMaps(ns).Get(ctx, conventions.JaegerService+"-config", metav1.GetOptions{})
 	if err != nil {
 		return // Jaeger of one's own
 	}
@@ -472,7 +472,7 @@ func (d *doctor) jaegerStorage(ctx context.Context) {
 		} `json:"extensions"`
 	}
 	if err := yaml.Unmarshal([]byte(cm.Data[conventions.JaegerConfigKey]), &c); err != nil {
-		d.report.add(name, StatusWarn, "", "cannot read %s-config: %v", conventions.JaegerName, err)
+		d.report.add(name, StatusWarn, "", "cannot read %s-config: %v", conventions.JaegerService, err)
 		return
 	}
 	var kinds []string

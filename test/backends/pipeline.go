@@ -46,7 +46,7 @@ const (
 
 	AgentConfigMap   = conventions.AgentName + "-config"
 	GatewayConfigMap = conventions.GatewayName + "-config"
-	JaegerConfigMap  = conventions.JaegerName + "-config"
+	JaegerConfigMap  = conventions.JaegerService + "-config"
 	CollectorKey     = conventions.CollectorConfigKey
 	JaegerKey        = conventions.JaegerConfigKey
 )

@@ -77,14 +77,37 @@ var (
 	}}
 )
 
-// ModuleDir returns the module cache directory of module@version,
-// downloading it when needed (version "" = this repository's requirement).
+// Sets are every set the tests apply: Fetch downloads their modules in the
+// build step, so no test reaches the network.
+var Sets = []Set{ServingCore, NetworkingCore, EventingCore, InMemoryChannel, LegacyServing}
+
+// Fetch downloads the module of every set in Sets into the module cache (the
+// one step that may use the network; hack/test.sh runs it before the tests).
+func Fetch(ctx context.Context) error {
+	for _, s := range Sets {
+		if _, err := moduleDir(ctx, s.Module, s.Version, true); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ModuleDir returns the module cache directory of module@version (version
+// "" = this repository's requirement). It never reaches the network: a
+// module that is not in the cache is an error that says how to fetch it.
 func ModuleDir(ctx context.Context, module, version string) (string, error) {
+	return moduleDir(ctx, module, version, false)
+}
+
+func moduleDir(ctx context.Context, module, version string, network bool) (string, error) {
 	arg := module
 	if version != "" {
 		arg += "@" + version
 	}
 	cmd := exec.CommandContext(ctx, "go", "mod", "download", "-json", arg)
+	if !network {
+		cmd.Env = append(os.Environ(), "GOPROXY=off")
+	}
 	var out, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &stderr
 	runErr := cmd.Run()
@@ -93,7 +116,11 @@ func ModuleDir(ctx context.Context, module, version string) (string, error) {
 		Error string
 	}
 	if err := json.Unmarshal(out.Bytes(), &info); err != nil || info.Dir == "" {
-		return "", fmt.Errorf("locate %s in the module cache: %v %s %s", arg, runErr, info.Error, strings.TrimSpace(stderr.String()))
+		hint := ""
+		if !network {
+			hint = " (tests do not download: run `go run ./test/cmd/fetchmodules`, as make test does)"
+		}
+		return "", fmt.Errorf("locate %s in the module cache%s: %v %s %s", arg, hint, runErr, info.Error, strings.TrimSpace(stderr.String()))
 	}
 	return info.Dir, nil
 }

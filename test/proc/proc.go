@@ -41,6 +41,7 @@ type config struct {
 	logDir  string
 	grace   time.Duration
 	wrapper []string
+	pidNS   bool
 }
 
 // Option configures Start.
@@ -71,6 +72,11 @@ func WithGrace(d time.Duration) Option { return optionFunc(func(c *config) { c.g
 func WithWrapper(argv ...string) Option {
 	return optionFunc(func(c *config) { c.wrapper = append([]string(nil), argv...) })
 }
+
+// WithPIDNamespace starts the process as PID 1 of a new PID namespace, as a
+// container's entrypoint runs: a signal it does not handle is ignored
+// rather than fatal. Needs root.
+func WithPIDNamespace() Option { return optionFunc(func(c *config) { c.pidNS = true }) }
 
 // Process is a started child process.
 type Process struct {
@@ -109,6 +115,9 @@ func Start(name, path string, args []string, opts ...Option) (*Process, error) {
 	cmd.Stdout = logFile
 	cmd.Stderr = logFile
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if cfg.pidNS {
+		cmd.SysProcAttr.Cloneflags = syscall.CLONE_NEWPID
+	}
 	if err := cmd.Start(); err != nil {
 		logFile.Close()
 		return nil, fmt.Errorf("start %s (%s): %w", name, path, err)
