@@ -58,7 +58,6 @@ func padded(rng *rand.Rand) *trace {
 
 type burstCounts struct {
 	mu                               sync.Mutex
-	acceptedSpans, refused           int
 	refusedCodes                     map[codes.Code]int
 	otherErrors                      []string
 	heapMax, rssMax, anonMax, heapAt float64
