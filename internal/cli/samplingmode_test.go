@@ -39,22 +39,7 @@ import (
 func TestConfigSetSamplingMode(t *testing.T) {
 	srv := apiserver.StartForTest(t)
 	ctx := context.Background()
-	if err := manifests.ApplySets(ctx, srv.Config, manifests.ServingCore, manifests.EventingCore); err != nil {
-		t.Fatal(err)
-	}
-	a, err := manifests.NewApplier(srv.Config)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range []string{"100-namespace.yaml", "300-config-kntrace.yaml"} {
-		objs, err := manifests.ReadFile(filepath.Join("..", "..", "config", f))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := a.Apply(ctx, objs); err != nil {
-			t.Fatal(err)
-		}
-	}
+	installKntrace(t, srv, manifests.ServingCore, manifests.EventingCore)
 	state := func() (string, string) {
 		t.Helper()
 		k, err := srv.Client.CoreV1().ConfigMaps(conventions.SystemNamespace).Get(ctx, settings.ConfigName, metav1.GetOptions{})
@@ -120,6 +105,29 @@ func TestConfigSetSamplingMode(t *testing.T) {
 			t.Errorf("after --sampling-mode head --sampling-rate 0.25 (-want +got):\n%s", diff)
 		}
 	})
+}
+
+// installKntrace applies Knative's sets and kntrace's namespace and
+// config-kntrace from config/ (no webhook) to srv.
+func installKntrace(t *testing.T, srv *apiserver.Server, sets ...manifests.Set) {
+	t.Helper()
+	ctx := context.Background()
+	if err := manifests.ApplySets(ctx, srv.Config, sets...); err != nil {
+		t.Fatal(err)
+	}
+	a, err := manifests.NewApplier(srv.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"100-namespace.yaml", "300-config-kntrace.yaml"} {
+		objs, err := manifests.ReadFile(filepath.Join("..", "..", "config", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := a.Apply(ctx, objs); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 func after(s string) string {

@@ -106,10 +106,10 @@ func scaleOut(b *testing.B) tiers {
 	}
 }
 
-// push sends benchTraces traces from four senders in requests of 100, each
-// trace's spans split over the endpoints, and returns when all were
-// accepted (a refused request is retried, as an SDK does).
-func push(ctx context.Context, endpoints []string, seed uint64) error {
+// fourSenders sends benchTraces traces, in batches of 100 made for the
+// given number of agents, from four goroutines calling send; the first
+// error stops its sender and is returned.
+func fourSenders(seed uint64, agents int, send func([]*trace) error) error {
 	const perRequest = 100
 	var wg sync.WaitGroup
 	errs := make(chan error, 4)
@@ -121,14 +121,11 @@ func push(ctx context.Context, endpoints []string, seed uint64) error {
 			for sent := 0; sent < benchTraces/4; sent += perRequest {
 				batch := make([]*trace, perRequest)
 				for i := range batch {
-					batch[i] = newTrace(rng, plain, len(endpoints), time.Now())
+					batch[i] = newTrace(rng, plain, agents, time.Now())
 				}
-				for i, url := range endpoints {
-					req, _ := request(batch, i)
-					if err := exportRetrying(ctx, url, req); err != nil {
-						errs <- err
-						return
-					}
+				if err := send(batch); err != nil {
+					errs <- err
+					return
 				}
 			}
 		}()
@@ -136,6 +133,21 @@ func push(ctx context.Context, endpoints []string, seed uint64) error {
 	wg.Wait()
 	close(errs)
 	return errors.Join(<-errs)
+}
+
+// push sends benchTraces traces over OTLP/HTTP, each trace's spans split
+// over the endpoints, and returns when all were accepted (a refused request
+// is retried, as an SDK does).
+func push(ctx context.Context, endpoints []string, seed uint64) error {
+	return fourSenders(seed, len(endpoints), func(batch []*trace) error {
+		for i, url := range endpoints {
+			req, _ := request(batch, i)
+			if err := exportRetrying(ctx, url, req); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 func exportRetrying(ctx context.Context, url string, req *coltracepb.ExportTraceServiceRequest) error {
@@ -360,35 +372,16 @@ func BenchmarkTailSampling(b *testing.B) {
 	}
 }
 
-// pushGRPC sends benchTraces traces over OTLP/gRPC to addr, from four
-// senders in requests of 100.
+// pushGRPC sends benchTraces traces over OTLP/gRPC to addr.
 func pushGRPC(ctx context.Context, addr string, seed uint64) error {
 	client, closeFn, err := traceClient(addr)
 	if err != nil {
 		return err
 	}
 	defer closeFn()
-	var wg sync.WaitGroup
-	errs := make(chan error, 4)
-	for w := range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			rng := rand.New(rand.NewPCG(seed, uint64(w)))
-			for sent := 0; sent < benchTraces/4; sent += 100 {
-				batch := make([]*trace, 100)
-				for i := range batch {
-					batch[i] = newTrace(rng, plain, 1, time.Now())
-				}
-				req, _ := request(batch, 0)
-				if _, err := client.Export(ctx, req); err != nil {
-					errs <- err
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	return errors.Join(<-errs)
+	return fourSenders(seed, 1, func(batch []*trace) error {
+		req, _ := request(batch, 0)
+		_, err := client.Export(ctx, req)
+		return err
+	})
 }
