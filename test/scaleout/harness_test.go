@@ -93,6 +93,8 @@ type stackOptions struct {
 	gatewayEdits     []backends.Edit
 	agentEdits       []backends.Edit
 	gatewayEnv       []string
+	// ownGateway gives agent i gateway i alone instead of the ring of all.
+	ownGateway bool
 }
 
 // decisionWait is the gateways' decision_wait in these tests (shipped:
@@ -133,7 +135,11 @@ func startStack(tb testing.TB, o stackOptions) *stack {
 	}
 	ag := shipped(tb, backends.AgentManifest, backends.AgentConfigMap, backends.CollectorKey)
 	for i := range o.agents {
-		a, err := backends.NewAgent(fmt.Sprintf("agent-%d", i), ag, addrs, backends.WithLogDir(dir), backends.WithEdits(o.agentEdits...))
+		ring := addrs
+		if o.ownGateway {
+			ring = addrs[i : i+1]
+		}
+		a, err := backends.NewAgent(fmt.Sprintf("agent-%d", i), ag, ring, backends.WithLogDir(dir), backends.WithEdits(o.agentEdits...))
 		if err != nil {
 			tb.Fatal(err)
 		}

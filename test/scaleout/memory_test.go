@@ -44,8 +44,9 @@ const (
 	burstSpikeMiB     = burstContainerMiB * 20 / 100
 )
 
-// pad makes each span carry a realistic attribute load (headers, SQL).
-var pad = strings.Repeat("x", 1024)
+// pad makes each span carry a heavy attribute load (headers, SQL), so that
+// ten times the steady rate outgrows the limit on a machine this size.
+var pad = strings.Repeat("x", 2048)
 
 // padded is a trace whose spans carry pad.
 func padded(rng *rand.Rand) *trace {

@@ -147,22 +147,21 @@ func TestTailSamplingKeepsColdStarts(t *testing.T) {
 // trace come in through both agents, and each trace reaches exactly one
 // gateway. Each gateway counts the trace IDs it sees for the first time
 // (new_trace_id_received); their sum equals the number of traces only if no
-// trace was seen by both. Both gateways get a fair share. The control run
-// routes by service instead of trace ID and must split traces, so the
-// assertion can fail.
+// trace was seen by both. Both gateways get a fair share. In the control run
+// each agent sends to a gateway of its own, as agents without a shared ring
+// would, so every trace is split and the assertion can fail.
 func TestOneGatewayPerTrace(t *testing.T) {
 	const n = 400
 	for _, tc := range []struct {
-		name       string
-		routingKey string
-		wantSplit  bool
+		name      string
+		own       bool
+		wantSplit bool
 	}{
-		{name: "shipped: routing by trace ID", routingKey: "traceID"},
-		{name: "control: routing by service splits traces", routingKey: "service", wantSplit: true},
+		{name: "shipped: one trace-ID ring over both gateways"},
+		{name: "control: a gateway per agent splits every trace", own: true, wantSplit: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s := startStack(t, stackOptions{gateways: 2, agents: 2,
-				agentEdits: []backends.Edit{backends.Set("exporters.load_balancing.routing_key", tc.routingKey)},
+			s := startStack(t, stackOptions{gateways: 2, agents: 2, ownGateway: tc.own,
 				// Keep every trace: completeness in Jaeger is checked too.
 				gatewayEdits: []backends.Edit{ratio(t, 100)}})
 			rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
@@ -186,8 +185,8 @@ func TestOneGatewayPerTrace(t *testing.T) {
 			per := []float64{gw[0].Sum(metricNewTraces), gw[1].Sum(metricNewTraces)}
 			t.Logf("%d traces, gateways saw %v new trace IDs (%v in all)", n, per, seen)
 			if tc.wantSplit {
-				if seen <= n {
-					t.Errorf("routing by service: the gateways saw %v trace IDs for %d traces, want more (the control must split traces)", seen, n)
+				if seen != 2*n {
+					t.Errorf("a gateway per agent: the gateways saw %v trace IDs for %d traces, want %d (every trace at both)", seen, n, 2*n)
 				}
 				return
 			}
