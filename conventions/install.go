@@ -35,6 +35,24 @@ const (
 	JaegerQueryHTTPPort = "query-http"
 )
 
+// The collector tiers in SystemNamespace. The default install runs one
+// collector (CollectorName: Deployment, Service, CollectorName+"-config");
+// the scale-out install (scale-out/) keeps the Service CollectorName, which
+// then leads to the agent on the caller's node (AgentName: DaemonSet,
+// AgentName+"-config"), and adds the gateways (GatewayName: StatefulSet,
+// headless Service, GatewayName+"-config").
+const (
+	CollectorName = "otel-collector"
+	AgentName     = "otel-agent"
+	GatewayName   = "otel-gateway"
+	// CollectorConfigKey is the key of the collectors' ConfigMaps that
+	// holds their configuration.
+	CollectorConfigKey = "collector.yaml"
+	// JaegerConfigKey is the key of Jaeger's ConfigMap
+	// (JaegerService+"-config") that holds its configuration.
+	JaegerConfigKey = "jaeger.yaml"
+)
+
 // The OTLP/HTTP relay of kntrace's queue-proxy, inside every pod that runs
 // it: where OpenTelemetry SDKs in every language export by default.
 const (

@@ -38,6 +38,7 @@ suites=(
   "queueproxy ^BenchmarkHandlerChain$ 200ms"
   "webhook ^BenchmarkAdmission$ 1000x"
   "cmd/queue ^BenchmarkQueueProxy(Startup)?$ 1x"
+  "test/scaleout ^Benchmark(Pipeline|TailSampling)$ 1x"
 )
 
 hack/tools.sh etcd kube-apiserver otelcol jaeger queue-upstream activator-upstream

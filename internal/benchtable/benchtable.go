@@ -30,7 +30,7 @@ import (
 )
 
 // anchors are the last name elements of the side kntrace is compared with.
-var anchors = []string{"otel", "batch", "upstream", "sdk", "no-webhook"}
+var anchors = []string{"otel", "batch", "upstream", "sdk", "no-webhook", "single-collector", "no-tail"}
 
 // Samples holds every measurement: benchmark name → metric unit → values.
 type Samples map[string]map[string][]float64

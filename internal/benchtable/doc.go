@@ -22,7 +22,9 @@ limitations under the License.
 //
 // A pair is two sub-benchmarks that differ only in their last name element:
 // "kntrace" (or "kntrace-…") against one of the anchors "otel", "batch",
-// "upstream", "sdk" or "no-webhook". Each figure is the median over the
+// "upstream", "sdk", "no-webhook", "single-collector" (the default install's
+// one collector, beside the scale-out pipeline) or "no-tail" (a gateway
+// without tail sampling). Each figure is the median over the
 // rounds, shown with its spread; the ratio is kntrace's median over the
 // anchor's.
 //
