@@ -90,5 +90,24 @@ const (
 	PhaseProxy = "proxy"
 )
 
+// SpanUnsampledWait is the root of the trace the activator records a cold
+// start in when the request's caller sent an unsampled context: the
+// caller's decision holds for the request's own spans, and this trace,
+// linked to the caller's, keeps the cold start.
+const SpanUnsampledWait = "kntrace.activator.coldstart_wait"
+
+// Every request that waits for the same scale from zero is marked
+// faas.coldstart=true; the first (the leader) gets the phase spans, the
+// others (followers) a span link to it with AttrRole=RoleFollower.
+const (
+	AttrRole     = "kntrace.coldstart.role"
+	RoleFollower = "follower"
+)
+
+// MetricDuration is the activator's histogram of cold-start waits (request
+// arrival to the pod's first response byte), in seconds, by revision; its
+// exemplars carry the leader's trace ID.
+const MetricDuration = "kntrace.coldstart.duration"
+
 // Phases returns the phases in the order they happen.
 func Phases() []string { return []string{PhasePodStart, PhaseAppInit, PhaseReadiness, PhaseProxy} }
