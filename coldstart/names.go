@@ -113,6 +113,23 @@ const (
 	PhaseProxy = "proxy"
 )
 
+// Whose clock bounds a phase (AttrSource on a phase span).
+const (
+	PhaseSourceActivator  = "activator"
+	PhaseSourceAPIServer  = "kube-apiserver"
+	PhaseSourceKubelet    = "kubelet"
+	PhaseSourceQueueProxy = "queue-proxy"
+)
+
+// SpanKubernetes groups, under the request's span, the phases taken from
+// Kubernetes' own records (KubernetesPhases); package podstart records it
+// once the kubelet's and the API server's spans have arrived.
+const SpanKubernetes = "kntrace.kubernetes.coldstart"
+
+// SpanRequestLink is the span written into the kubelet's trace of a pod's
+// start, linking back to the request that waited for it.
+const SpanRequestLink = "kntrace.kubernetes.waiting_request"
+
 // AttrImage on the image phase is ImagePresent when no image had to be
 // pulled.
 const (
