@@ -97,6 +97,7 @@ func (s keepColdWaits) Description() string {
 // first. Requests that arrive while it is open are followers, marked and
 // linked to the leader. It closes when the leader's request ends.
 type episode struct {
+	rev     types.NamespacedName
 	leader  trace.SpanContext
 	arrival time.Time // the leader's
 	ended   atomic.Bool
@@ -110,7 +111,7 @@ type episodes struct{ m sync.Map }
 // that arrived at arrival. It keeps one entry per revision that ever
 // scaled from zero.
 func (e *episodes) join(rev types.NamespacedName, sc trace.SpanContext, arrival time.Time) (ep *episode, leader bool) {
-	fresh := &episode{leader: sc, arrival: arrival}
+	fresh := &episode{rev: rev, leader: sc, arrival: arrival}
 	for {
 		v, loaded := e.m.LoadOrStore(rev, fresh)
 		if !loaded {

@@ -57,6 +57,9 @@ func (g *gateThrottler) Try(ctx context.Context, _ types.NamespacedName, fn func
 	return fn(g.dest, false)
 }
 
+// testPod is the pod firstTimelinePod says it is.
+const testPod = "hello-00001-deployment-7d9c-x2x7q"
+
 // firstTimelinePod answers its first request with a cold-start timeline, as
 // kntrace's queue-proxy does.
 func firstTimelinePod(t *testing.T) *httptest.Server {
@@ -64,7 +67,7 @@ func firstTimelinePod(t *testing.T) *httptest.Server {
 	start := time.Now().Add(-300 * time.Millisecond)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if first.CompareAndSwap(false, true) {
-			w.Header().Set(coldstart.Header, "start="+ns(start)+",ready="+ns(start.Add(100*time.Millisecond)))
+			w.Header().Set(coldstart.Header, "start="+ns(start)+",ready="+ns(start.Add(100*time.Millisecond))+",pod="+testPod)
 		}
 		w.Write([]byte("ok"))
 	}))
@@ -92,6 +95,9 @@ type coldWorld struct {
 	gate   *gateThrottler
 	chain  http.Handler
 	ready  atomic.Int32
+
+	mu      sync.Mutex
+	reports []coldstart.Report
 }
 
 func newColdWorld(t *testing.T) *coldWorld {
@@ -103,7 +109,12 @@ func newColdWorld(t *testing.T) *coldWorld {
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(w.reader))
 	t.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
 	w.h = activatorhooks.New(activatorhooks.WithTracerProvider(tp), activatorhooks.WithMeterProvider(mp),
-		activatorhooks.WithReadyBackends(func(types.NamespacedName) (int, bool) { return int(w.ready.Load()), true }))
+		activatorhooks.WithReadyBackends(func(types.NamespacedName) (int, bool) { return int(w.ready.Load()), true }),
+		activatorhooks.WithColdStartReports(func(r coldstart.Report) {
+			w.mu.Lock()
+			defer w.mu.Unlock()
+			w.reports = append(w.reports, r)
+		}))
 	w.chain = kntraceChain(w.h, tp, w.gate, http.DefaultTransport)
 	return w
 }
@@ -184,6 +195,26 @@ func TestEveryWaitingRequestIsKeptMarkedAndLinked(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, phases); diff != "" {
 		t.Errorf("phase spans under the leader (-want +got):\n%s", diff)
+	}
+
+	// One report for podstart: the leader's span, the revision and the pod
+	// the timeline named, times in order.
+	w.mu.Lock()
+	reports := w.reports
+	w.mu.Unlock()
+	if len(reports) != 1 {
+		t.Fatalf("%d cold-start reports, want one per scale from zero: %+v", len(reports), reports)
+	}
+	r := reports[0]
+	if err := r.Validate(); err != nil {
+		t.Errorf("report %+v: %v", r, err)
+	}
+	got := []string{r.TraceID, r.SpanID, r.Namespace, r.Revision, r.Pod}
+	if diff := cmp.Diff([]string{leader.TraceID().String(), leader.SpanID().String(), revID.Namespace, revID.Name, testPod}, got); diff != "" {
+		t.Errorf("report names (-want +got):\n%s", diff)
+	}
+	if r.AppReady.Sub(r.ProcessStart) != 100*time.Millisecond {
+		t.Errorf("report processStart %v appReady %v, want the pod's timeline (100ms apart)", r.ProcessStart, r.AppReady)
 	}
 
 	var rm metricdata.ResourceMetrics

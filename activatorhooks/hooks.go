@@ -63,6 +63,7 @@ type config struct {
 	onError       func(error)
 	now           func() time.Time
 	meterProvider metric.MeterProvider
+	onColdStart   func(coldstart.Report)
 }
 
 // Option configures Hooks.
@@ -96,6 +97,15 @@ func WithReadyBackends(f ReadyBackendsFunc) Option {
 // (kntrace.coldstart.duration) through mp (default: the global one).
 func WithMeterProvider(mp metric.MeterProvider) Option {
 	return optionFunc(func(c *config) { c.meterProvider = mp })
+}
+
+// WithColdStartReports receives a report of every scale from zero a
+// request waited for, once the pod answered the episode's first request (its
+// leader); give it the activator's podstart reporter, which adds the
+// Kubernetes phases. f is called on the request's goroutine and must not
+// block.
+func WithColdStartReports(f func(coldstart.Report)) Option {
+	return optionFunc(func(c *config) { c.onColdStart = f })
 }
 
 // WithErrorHandler receives the first malformed cold-start timeline

@@ -83,22 +83,31 @@ func (t *transport) RoundTrip(r *http.Request) (*http.Response, error) {
 // never yields a negative one.
 func (h *Hooks) recordColdStart(st *request, sent, firstByte time.Time, v string) {
 	st.span.SetAttributes(semconv.FaaSColdstart(true))
-	start, ready, err := coldstart.ParseHeader(v)
+	stamp, err := coldstart.ParseHeader(v)
 	if err != nil {
 		h.malformed.Add(1)
 		h.errOnce.Do(func() { h.cfg.onError(err) })
 		return
 	}
-	parent, arrival := trace.ContextWithSpan(context.Background(), st.span), st.arrival
-	if ep := st.episode; ep != nil && ep.phased.CompareAndSwap(false, true) {
-		parent, arrival = trace.ContextWithSpanContext(context.Background(), ep.leader), ep.arrival
-		h.coldStarts.Record(parent, firstByte.Sub(arrival).Seconds(), metric.WithAttributes(st.attrs...))
-	}
-	readyKnown := !ready.IsZero()
+	start, ready := stamp.Start, stamp.Ready
 	handedOff := st.granted
 	if handedOff.IsZero() {
 		handedOff = sent
 	}
+	parent, arrival := trace.ContextWithSpan(context.Background(), st.span), st.arrival
+	if ep := st.episode; ep != nil && ep.phased.CompareAndSwap(false, true) {
+		parent, arrival = trace.ContextWithSpanContext(context.Background(), ep.leader), ep.arrival
+		h.coldStarts.Record(parent, firstByte.Sub(arrival).Seconds(), metric.WithAttributes(st.attrs...))
+		if h.cfg.onColdStart != nil && stamp.Pod != "" {
+			h.cfg.onColdStart(coldstart.Report{
+				TraceID: ep.leader.TraceID().String(), SpanID: ep.leader.SpanID().String(),
+				Namespace: ep.rev.Namespace, Revision: ep.rev.Name, Pod: stamp.Pod,
+				Arrival: arrival, Handoff: later(arrival, handedOff), FirstByte: later(later(arrival, handedOff), firstByte),
+				ProcessStart: start, AppReady: ready,
+			})
+		}
+	}
+	readyKnown := !ready.IsZero()
 	b0 := arrival
 	b1 := later(b0, start)
 	b2 := b1

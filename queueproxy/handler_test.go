@@ -216,13 +216,13 @@ func TestColdStart(t *testing.T) {
 			}
 			first := s.do(t, map[string]string{"traceparent": "00-" + callerTrace + "-" + callerSpan + "-01"})
 			v := first.Header.Get(coldstart.Header)
-			start, ready, err := coldstart.ParseHeader(v)
+			st, err := coldstart.ParseHeader(v)
 			if err != nil {
 				t.Fatalf("first response %s %q: %v", coldstart.Header, v, err)
 			}
 			wantReady, _ := s.timeline.Ready()
-			if !start.Equal(s.timeline.Start()) || !ready.Equal(wantReady) {
-				t.Errorf("timeline header start=%v ready=%v, want %v %v", start, ready, s.timeline.Start(), wantReady)
+			if !st.Start.Equal(s.timeline.Start()) || !st.Ready.Equal(wantReady) {
+				t.Errorf("timeline header start=%v ready=%v, want %v %v", st.Start, st.Ready, s.timeline.Start(), wantReady)
 			}
 			spans := s.exp.GetSpans()
 			names := byName(spans)

@@ -149,7 +149,9 @@ func newConfig(opts []Option) config {
 		}
 	}
 	if c.timeline == nil {
-		c.timeline = coldstart.NewTimeline(coldstart.WithSource(coldstart.SourceQueueProxy))
+		// Knative sets SERVING_POD to the pod's name; the activator passes
+		// it on with the cold start so its Kubernetes phases can be found.
+		c.timeline = coldstart.NewTimeline(coldstart.WithSource(coldstart.SourceQueueProxy), coldstart.WithPod(c.getenv("SERVING_POD")))
 	}
 	return c
 }
