@@ -165,4 +165,3 @@ const (
 // arrival to the pod's first response byte), in seconds, by revision; its
 // exemplars carry the leader's trace ID.
 const MetricDuration = "kntrace.coldstart.duration"
-
