@@ -168,7 +168,7 @@ func Main() error {
 	if err != nil {
 		return err
 	}
-	hooks := activatorhooks.New(
+	hookOpts := []activatorhooks.Option{
 		activatorhooks.WithTracerProvider(tp),
 		activatorhooks.WithMeterProvider(mp),
 		activatorhooks.WithPropagator(prop),
@@ -176,7 +176,21 @@ func Main() error {
 		activatorhooks.WithErrorHandler(func(err error) {
 			logger.Warnw("Cannot read a pod's cold-start timeline; its cold-start phases are not recorded (this is logged once)", zap.Error(err))
 		}),
-	)
+	}
+	// kntrace: cold-start reports to the podstart service, which adds the
+	// Kubernetes phases. A bad address costs those phases, never a request.
+	if base := os.Getenv(conventions.EnvPodstart); base != "" {
+		rep, err := newReporter(base, func(err error) {
+			logger.Warnw("Cannot report a cold start to kntrace's podstart service; its Kubernetes phases are not recorded (this is logged once)", zap.Error(err))
+		})
+		if err != nil {
+			logger.Errorw("Cold starts are recorded without their Kubernetes phases", zap.Error(err))
+		} else {
+			go rep.run(ctx)
+			hookOpts = append(hookOpts, activatorhooks.WithColdStartReports(rep.Report))
+		}
+	}
+	hooks := activatorhooks.New(hookOpts...)
 	otelglobal.SetTextMapPropagator(hooks.Propagator())
 
 	// Informers are run rather than started from their factories, so that

@@ -59,3 +59,13 @@ const (
 	RelayAddress  = "127.0.0.1:4318"
 	RelayEndpoint = "http://" + RelayAddress
 )
+
+// PodstartName is the Deployment and Service of kntrace's podstart
+// component in SystemNamespace: the OTLP/gRPC receiver of the kubelet's,
+// the container runtime's and the API server's spans (PodstartOTLPPort) and
+// the activator's cold-start reports (PodstartReportPort).
+const (
+	PodstartName       = "podstart"
+	PodstartOTLPPort   = 4317
+	PodstartReportPort = 8080
+)

@@ -297,3 +297,45 @@ func TestBadReports(t *testing.T) {
 		t.Errorf("GET: %d Allow %q, want 405 Allow POST", resp.StatusCode, resp.Header.Get("Allow"))
 	}
 }
+
+// TestServe: Serve answers readiness and OTLP on its listeners and returns
+// nil once its context is done.
+func TestServe(t *testing.T) {
+	srv := New()
+	otlp, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	reports, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, otlp, reports) }()
+	resp, err := http.Get("http://" + reports.Addr().String() + "/readyz")
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("readyz: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	conn, err := grpc.NewClient(otlp.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := coltracepb.NewTraceServiceClient(conn).Export(ctx, &coltracepb.ExportTraceServiceRequest{ResourceSpans: fixture(0)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := srv.Index().Pod(fixNS, fixPod); !ok {
+		t.Error("the exported syncPod is not indexed")
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("Serve returned %v, want nil after its context is done", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("Serve did not return within 15s of its context being done")
+	}
+}
