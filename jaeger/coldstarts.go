@@ -422,3 +422,14 @@ func NewColdStartReport(traces []*Trace, f ColdStartFilter, limit int) *ColdStar
 	}
 	return r
 }
+
+// ColdStartSearchDepth is how many traces ColdStartQuery asks Jaeger for.
+const ColdStartSearchDepth = 1000
+
+// ColdStartQuery selects the traces in which kntrace's activator marked a
+// span faas.coldstart=true (leaders, followers and the traces of their own
+// that unsampled callers' cold starts are kept in), started between from
+// and to.
+func ColdStartQuery(from, to time.Time) Query {
+	return Query{Service: ActivatorService, Tags: map[string]string{attrColdStart: "true"}, StartMin: from, StartMax: to, Limit: ColdStartSearchDepth}
+}
