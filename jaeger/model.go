@@ -191,6 +191,9 @@ var ErrEmptyTrace = errors.New("jaeger: trace has no spans")
 // queue-proxy), then the shallowest, earliest one. A trace with neither a
 // marked span nor a phase span has no ColdStart.
 //
+// Links: every reference other than the one taken for the parent (span
+// links, in this trace or another) is kept in Span.Links.
+//
 // Critical path: from the root, the child that ends last (clipped to the
 // parent's end) is on the path, then the child ending last before that
 // child's start, and so on recursively, as Jaeger's UI computes it.
