@@ -20,9 +20,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"flag"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -33,32 +30,11 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/kntrace/kntrace/coldstart"
+	"github.com/kntrace/kntrace/internal/golden"
 	"github.com/kntrace/kntrace/jaeger"
 	"github.com/kntrace/kntrace/jaeger/jaegertest"
 	"github.com/kntrace/kntrace/test/backends"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata")
-
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test ./internal/cli -run %s -update to create it)", err, t.Name())
-	}
-	if diff := cmp.Diff(string(want), string(got)); diff != "" {
-		t.Errorf("%s differs (-want +got; -update rewrites it):\n%s", path, diff)
-	}
-}
 
 // The output of kn trace coldstarts for the hour of jaegertest.Window, in
 // each format.
@@ -87,7 +63,7 @@ func TestColdStartsGolden(t *testing.T) {
 			if err := writeColdStarts(&b, tc.format, jaeger.NewColdStartReport(traces, tc.filter, tc.limit), time.UTC); err != nil {
 				t.Fatal(err)
 			}
-			golden(t, tc.file, b.Bytes())
+			golden.Check(t, tc.file, b.Bytes())
 		})
 	}
 }
