@@ -207,10 +207,9 @@ func newEpisode(t *Trace, w *Span) ColdStartEpisode {
 		phases, e.Kubernetes = kube, true
 	}
 	// The revision's attributes are on the phase spans and throttler_try.
-	lookup := append(slices.Clone(phases), spans...)
-	e.Service = tagOf(string(semconv.FaaSNameKey), w, lookup)
-	e.Namespace = tagOf(string(semconv.K8SNamespaceNameKey), w, lookup)
-	e.Revision = tagOf(string(semconv.FaaSVersionKey), w, lookup)
+	e.Service = tagOf(string(semconv.FaaSNameKey), w, phases, spans)
+	e.Namespace = tagOf(string(semconv.K8SNamespaceNameKey), w, phases, spans)
+	e.Revision = tagOf(string(semconv.FaaSVersionKey), w, phases, spans)
 
 	var first, last time.Time
 	byName := map[string]int{}
@@ -272,11 +271,16 @@ func underKubernetes(s, w *Span) bool {
 	return false
 }
 
-// tagOf is the first value of the tag key on w or spans, as a string.
-func tagOf(key string, w *Span, spans []*Span) string {
-	for _, s := range append([]*Span{w}, spans...) {
-		if v, ok := s.Tags[key]; ok {
-			return fmt.Sprint(v)
+// tagOf is the first value of the tag key on w or in groups, as a string.
+func tagOf(key string, w *Span, groups ...[]*Span) string {
+	if v, ok := w.Tags[key]; ok {
+		return fmt.Sprint(v)
+	}
+	for _, g := range groups {
+		for _, s := range g {
+			if v, ok := s.Tags[key]; ok {
+				return fmt.Sprint(v)
+			}
 		}
 	}
 	return ""
@@ -296,15 +300,23 @@ func ColdStartPhaseOrder() []string {
 	return out
 }
 
+// phaseRanks maps a phase to its place in ColdStartPhaseOrder.
+var phaseRanks = func() map[string]int {
+	m := map[string]int{}
+	for i, p := range ColdStartPhaseOrder() {
+		m[p] = i
+	}
+	return m
+}()
+
 // comparePhases orders phase names by ColdStartPhaseOrder, other names
 // after them by name.
 func comparePhases(a, b string) int {
-	order := ColdStartPhaseOrder()
 	rank := func(n string) int {
-		if i := slices.Index(order, n); i >= 0 {
+		if i, ok := phaseRanks[n]; ok {
 			return i
 		}
-		return len(order)
+		return len(phaseRanks)
 	}
 	return cmp.Or(cmp.Compare(rank(a), rank(b)), cmp.Compare(a, b))
 }

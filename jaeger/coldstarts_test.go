@@ -17,6 +17,7 @@ limitations under the License.
 package jaeger
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -393,5 +394,27 @@ func TestBuildKeepsLinks(t *testing.T) {
 		if len(s.Links) != 0 {
 			t.Errorf("span %s %s: links %v, want none (its only reference is its parent)", s.SpanID, s.OperationName, s.Links)
 		}
+	}
+}
+
+func BenchmarkColdStartReport(b *testing.B) {
+	for _, n := range []int{1, 100} {
+		b.Run(fmt.Sprintf("windows=%d", n), func(b *testing.B) {
+			var cs []*jaegertest.ColdStart
+			for i := range n {
+				for _, c := range jaegertest.Window() {
+					c.TraceID.High += uint64(i) << 32 // followers' Leader is shifted with it
+					cs = append(cs, c)
+				}
+			}
+			traces, err := BuildAll(jaegertest.Traces(cs))
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				NewColdStartReport(traces, ColdStartFilter{Service: "hello"}, 20)
+			}
+		})
 	}
 }
