@@ -83,21 +83,7 @@ func (t *Trace) summarise() {
 // phasesUnder returns the phase spans below w, not descending into another
 // span marked faas.coldstart.
 func phasesUnder(w *Span) []*Span {
-	var out []*Span
-	var walk func(*Span)
-	walk = func(s *Span) {
-		for _, c := range s.Children {
-			if c.ColdStart {
-				continue
-			}
-			if c.ColdStartPhase != "" {
-				out = append(out, c)
-			}
-			walk(c)
-		}
-	}
-	walk(w)
-	return out
+	return slices.DeleteFunc(descendants(w), func(s *Span) bool { return s.ColdStartPhase == "" })
 }
 
 // waitSpan picks the span whose duration is the cold-start wait.
