@@ -65,6 +65,11 @@ func (t *Trace) summarise() {
 		// hop's own cold start (below another faas.coldstart span) is its own.
 		if own := phasesUnder(w); len(own) > 0 {
 			phases = own
+			// The phases taken from Kubernetes' records split the
+			// activator's coarse ones further: show those alone.
+			if k8s := slices.DeleteFunc(slices.Clone(own), func(s *Span) bool { return !underKubernetes(s, w) }); len(k8s) > 0 {
+				phases = k8s
+			}
 		}
 	}
 	for _, s := range phases {

@@ -74,7 +74,7 @@ func presentEpisode() ColdStartEpisode {
 			{Name: coldstart.PhaseImage, Source: kubelet, OffsetMicros: 337000, DurationMicros: 0, ImagePresent: true},
 			{Name: coldstart.PhaseContainers, Source: kubelet, OffsetMicros: 337000, DurationMicros: 88000},
 			{Name: coldstart.PhaseAppInit, Source: qp, OffsetMicros: 425000, DurationMicros: 655000},
-			{Name: coldstart.PhaseReadiness, Source: kubelet, OffsetMicros: 1080000, DurationMicros: 690000},
+			{Name: coldstart.PhaseReadiness, Source: api, OffsetMicros: 1080000, DurationMicros: 690000},
 			{Name: coldstart.PhaseEndpoints, Source: act, OffsetMicros: 1770000, DurationMicros: 52000},
 			{Name: coldstart.PhaseProxy, Source: act, OffsetMicros: 1822000, DurationMicros: 19000},
 		},
@@ -416,5 +416,35 @@ func BenchmarkColdStartReport(b *testing.B) {
 				NewColdStartReport(traces, ColdStartFilter{Service: "hello"}, 20)
 			}
 		})
+	}
+}
+
+// TestKubernetesPhasesReplaceCoarse: a trace with the activator's four
+// coarse phases and podstart's Kubernetes phases (a cluster with podstart)
+// shows the Kubernetes ones, in the trace's summary and in its episode.
+func TestKubernetesPhasesReplaceCoarse(t *testing.T) {
+	c := &jaegertest.ColdStart{
+		TraceID: jaegertest.WindowTraceID(99), At: jaegertest.Start, Service: "hello", Namespace: "demo", Revision: "hello-00001",
+		Kubernetes: true, Phases: jaegertest.KubernetesPhases(true, 30, 12, 310, 0, 95, 640, 700, 60, 23),
+		Coarse: jaegertest.CoarsePhases(447, 640, 760, 23),
+	}
+	tr := buildAll(t, []*jaegertest.ColdStart{c})[0]
+	var got []string
+	for _, p := range tr.ColdStart.Phases {
+		got = append(got, p.Name)
+	}
+	if diff := cmp.Diff(coldstart.KubernetesPhases(), got); diff != "" {
+		t.Errorf("trace summary phases (-want +got):\n%s", diff)
+	}
+	eps, _ := ColdStartEpisodes([]*Trace{tr}, ColdStartFilter{})
+	if len(eps) != 1 {
+		t.Fatalf("%d episodes, want 1", len(eps))
+	}
+	got = got[:0]
+	for _, p := range eps[0].Phases {
+		got = append(got, p.Name)
+	}
+	if diff := cmp.Diff(coldstart.KubernetesPhases(), got); diff != "" {
+		t.Errorf("episode phases (-want +got):\n%s", diff)
 	}
 }

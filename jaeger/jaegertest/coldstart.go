@@ -35,10 +35,12 @@ const (
 	throttlerSpan  = 0xb1
 	kubernetesSpan = 0xc0
 	firstPhaseSpan = 0xd0
-	proxySpan      = 0xe1
-	podServerSpan  = 0xe2
-	podColdSpan    = 0xe3
-	callerSpan     = 0x99
+	// coarsePhaseSpan is the first of Coarse.
+	coarsePhaseSpan = 0xe0
+	proxySpan       = 0xe1
+	podServerSpan   = 0xe2
+	podColdSpan     = 0xe3
+	callerSpan      = 0x99
 )
 
 // Phase is one phase of a ColdStart.
@@ -63,6 +65,10 @@ type ColdStart struct {
 	// phases taken from Kubernetes' records); otherwise they are children
 	// of the request span.
 	Kubernetes bool
+	// Coarse are the activator's own phases, recorded beside the
+	// Kubernetes ones (children of the request span), as a cluster with
+	// kntrace's podstart has both.
+	Coarse []Phase
 	// Unsampled: the caller sent an unsampled context, so the activator
 	// recorded the wait in a trace of its own, rooted at
 	// coldstart.SpanUnsampledWait and linked to the caller's span.
@@ -135,6 +141,14 @@ func (c *ColdStart) Trace() *model.Trace {
 		Link(req, c.Leader.TraceID, RequestSpan)
 	}
 
+	for i, p := range c.Coarse {
+		var at float64
+		for _, q := range c.Coarse[:i] {
+			at += q.Ms
+		}
+		spans = append(spans, span(coarsePhaseSpan+uint64(i), RequestSpan, act, coldstart.SpanPhasePrefix+p.Name, at, at+p.Ms,
+			append([]model.KeyValue{model.String(coldstart.AttrPhase, p.Name), model.String(coldstart.AttrSource, p.Source)}, revision...)...))
+	}
 	parent := uint64(RequestSpan)
 	if c.Kubernetes && len(c.Phases) > 0 {
 		spans = append(spans, span(kubernetesSpan, RequestSpan, act, coldstart.SpanKubernetes, 0, firstByte))
@@ -177,7 +191,7 @@ func KubernetesPhases(imagePresent bool, ms ...float64) []Phase {
 		coldstart.PhaseImage:      coldstart.PhaseSourceKubelet,
 		coldstart.PhaseContainers: coldstart.PhaseSourceKubelet,
 		coldstart.PhaseAppInit:    coldstart.PhaseSourceQueueProxy,
-		coldstart.PhaseReadiness:  coldstart.PhaseSourceKubelet,
+		coldstart.PhaseReadiness:  coldstart.PhaseSourceAPIServer,
 		coldstart.PhaseEndpoints:  coldstart.PhaseSourceActivator,
 		coldstart.PhaseProxy:      coldstart.PhaseSourceActivator,
 	}
