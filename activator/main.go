@@ -30,6 +30,7 @@ import (
 	"github.com/kelseyhightower/envconfig"
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	otelglobal "go.opentelemetry.io/otel"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.uber.org/zap"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -47,7 +48,9 @@ import (
 	"knative.dev/pkg/logging/logkey"
 	pkgnet "knative.dev/pkg/network"
 	knativetls "knative.dev/pkg/network/tls"
+	"knative.dev/pkg/observability/resource"
 	k8sruntime "knative.dev/pkg/observability/runtime/k8s"
+	"knative.dev/pkg/observability/tracing"
 	"knative.dev/pkg/signals"
 	"knative.dev/pkg/system"
 	"knative.dev/pkg/version"
@@ -63,12 +66,14 @@ import (
 	"knative.dev/serving/pkg/http/handler"
 	"knative.dev/serving/pkg/logging"
 	"knative.dev/serving/pkg/networking"
+	servingo11y "knative.dev/serving/pkg/observability"
 	o11yconfigmap "knative.dev/serving/pkg/observability/configmap"
 	"knative.dev/serving/pkg/observability/otel"
 
 	"github.com/kntrace/kntrace/activatorhooks"
 	"github.com/kntrace/kntrace/conventions"
 	"github.com/kntrace/kntrace/propagation"
+	"github.com/kntrace/kntrace/sampling"
 )
 
 // component names the activator in logs and telemetry, as upstream.
@@ -133,7 +138,18 @@ func Main() error {
 	}
 
 	pprof := k8sruntime.NewProfilingServer(logger.Named("pprof"))
-	mp, tp := otel.SetupObservabilityOrDie(ctx, component, logger, pprof)
+	mp, upstreamTP := otel.SetupObservabilityOrDie(ctx, component, logger, pprof)
+	// kntrace: the same tracer provider Knative builds from
+	// config-observability, with a sampler that keeps every request that
+	// waits for a cold start and honours a decision sent without trace IDs.
+	// Knative leaves the sampler to its caller when OTEL_TRACES_SAMPLER is
+	// set (setSamplerEnv above), so this one is used as given.
+	_ = upstreamTP.Shutdown(ctx)
+	tp, err := newTracerProvider(ctx, o11y)
+	if err != nil {
+		return err
+	}
+	otelglobal.SetTracerProvider(tp)
 	defer func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -152,14 +168,29 @@ func Main() error {
 	if err != nil {
 		return err
 	}
-	hooks := activatorhooks.New(
+	hookOpts := []activatorhooks.Option{
 		activatorhooks.WithTracerProvider(tp),
+		activatorhooks.WithMeterProvider(mp),
 		activatorhooks.WithPropagator(prop),
 		activatorhooks.WithReadyBackends(activatorhooks.EndpointsReadyBackends(endpointsinformer.Get(ctx).Lister())),
 		activatorhooks.WithErrorHandler(func(err error) {
 			logger.Warnw("Cannot read a pod's cold-start timeline; its cold-start phases are not recorded (this is logged once)", zap.Error(err))
 		}),
-	)
+	}
+	// kntrace: cold-start reports to the podstart service, which adds the
+	// Kubernetes phases. A bad address costs those phases, never a request.
+	if base := os.Getenv(conventions.EnvPodstart); base != "" {
+		rep, err := newReporter(base, func(err error) {
+			logger.Warnw("Cannot report a cold start to kntrace's podstart service; its Kubernetes phases are not recorded (this is logged once)", zap.Error(err))
+		})
+		if err != nil {
+			logger.Errorw("Cold starts are recorded without their Kubernetes phases", zap.Error(err))
+		} else {
+			go rep.run(ctx)
+			hookOpts = append(hookOpts, activatorhooks.WithColdStartReports(rep.Report))
+		}
+	}
+	hooks := activatorhooks.New(hookOpts...)
 	otelglobal.SetTextMapPropagator(hooks.Propagator())
 
 	// Informers are run rather than started from their factories, so that
@@ -335,6 +366,25 @@ func setSamplerEnv(rate float64, getenv func(string) string, setenv func(string,
 		}
 	}
 	return nil
+}
+
+// newTracerProvider is Knative's tracer provider for config-observability's
+// tracing, with the activator's resource and kntrace's sampler: the
+// OTEL_TRACES_SAMPLER environment, except that a new trace for a request
+// that waits for a cold start is always kept (activatorhooks.Sampler) and a
+// sampling decision sent without trace IDs decides (propagation.Sampler).
+func newTracerProvider(ctx context.Context, o11y *servingo11y.Config) (*tracing.TracerProvider, error) {
+	base, err := sampling.FromEnv(os.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	tp, err := tracing.NewTracerProvider(ctx, o11y.Tracing,
+		sdktrace.WithResource(resource.Default(component)),
+		sdktrace.WithSampler(propagation.Sampler(activatorhooks.Sampler(base))))
+	if err != nil {
+		return nil, fmt.Errorf("tracer provider: %w", err)
+	}
+	return tp, nil
 }
 
 // propagatorFromEnv is the bridge the activator extracts and injects with:

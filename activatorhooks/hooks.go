@@ -26,9 +26,12 @@ import (
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+	semconv "go.opentelemetry.io/otel/semconv/v1.41.0"
 	"go.opentelemetry.io/otel/trace"
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/kntrace/kntrace/coldstart"
 	"github.com/kntrace/kntrace/propagation"
 )
 
@@ -59,6 +62,8 @@ type config struct {
 	readyBackends ReadyBackendsFunc
 	onError       func(error)
 	now           func() time.Time
+	meterProvider metric.MeterProvider
+	onColdStart   func(coldstart.Report)
 }
 
 // Option configures Hooks.
@@ -88,6 +93,21 @@ func WithReadyBackends(f ReadyBackendsFunc) Option {
 	return optionFunc(func(c *config) { c.readyBackends = f })
 }
 
+// WithMeterProvider records the cold-start duration histogram
+// (kntrace.coldstart.duration) through mp (default: the global one).
+func WithMeterProvider(mp metric.MeterProvider) Option {
+	return optionFunc(func(c *config) { c.meterProvider = mp })
+}
+
+// WithColdStartReports receives a report of every scale from zero a
+// request waited for, once the pod answered the episode's first request (its
+// leader); give it the activator's podstart reporter, which adds the
+// Kubernetes phases. f is called on the request's goroutine and must not
+// block.
+func WithColdStartReports(f func(coldstart.Report)) Option {
+	return optionFunc(func(c *config) { c.onColdStart = f })
+}
+
 // WithErrorHandler receives the first malformed cold-start timeline
 // (default: otel.Handle). It is called at most once per Hooks; every one is
 // counted by MalformedTimelines.
@@ -105,6 +125,10 @@ type Hooks struct {
 	// write; Handler removes them from the request so that the queue-proxy
 	// does not see the caller's span next to the activator's.
 	stale []string
+	// episodes are the revisions' scales from zero, by revision.
+	episodes episodes
+	// coldStarts is the cold-start duration histogram.
+	coldStarts metric.Float64Histogram
 }
 
 // New returns Hooks configured by opts.
@@ -125,7 +149,11 @@ func New(opts ...Option) *Hooks {
 	if c.now == nil {
 		c.now = time.Now
 	}
+	if c.meterProvider == nil {
+		c.meterProvider = otel.GetMeterProvider()
+	}
 	h := &Hooks{cfg: c, tracer: c.tp.Tracer(instrumentationName)}
+	h.coldStarts = newColdStartHistogram(c.meterProvider, c.onError)
 	if injects := c.prop.InjectFormats(); len(injects) > 0 {
 		written := map[propagation.Format]bool{}
 		for _, f := range injects {
@@ -167,7 +195,10 @@ func (h *Hooks) ServerHandler(next http.Handler, operation string, opts ...otelh
 	all := make([]otelhttp.Option, 0, len(opts)+1)
 	all = append(all, opts...)
 	all = append(all, otelhttp.WithPropagators(h.cfg.prop))
-	return otelhttp.NewHandler(h.Handler(next), operation, all...)
+	inner := otelhttp.NewHandler(h.Handler(next), operation, all...)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		inner.ServeHTTP(w, h.markColdWait(r))
+	})
 }
 
 // Handler records when a request arrived and which span is its request span
@@ -176,20 +207,48 @@ func (h *Hooks) ServerHandler(next http.Handler, operation string, opts ...otelh
 // extracted. It removes from the request the span-context headers of the
 // formats the propagator does not write (a B3 header when only W3C is
 // written, say): forwarded, they would name the caller's span instead of
-// the activator's to the queue-proxy, as upstream's activator does. A
-// request that is not recorded is otherwise untouched.
+// the activator's to the queue-proxy, as upstream's activator does.
+//
+// A request that waits for a cold start (ServerHandler marked it) joins its
+// revision's scale from zero: the first such request leads it and gets the
+// phase spans; later ones are linked to the leader. When the caller sent an
+// unsampled context, the cold start is recorded in a new trace (root span
+// coldstart.SpanUnsampledWait) linked to the caller's. Any other request
+// that is not recorded is otherwise untouched.
 func (h *Hooks) Handler(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		for _, k := range h.stale {
 			delete(r.Header, k)
 		}
-		span := trace.SpanFromContext(r.Context())
+		ctx := r.Context()
+		span := trace.SpanFromContext(ctx)
+		cw := coldWaitFrom(ctx)
 		if !span.IsRecording() {
-			next.ServeHTTP(w, r)
-			return
+			if cw == nil || !span.SpanContext().IsValid() {
+				next.ServeHTTP(w, r)
+				return
+			}
+			// The caller sent an unsampled context: its decision holds for
+			// its spans, and the cold start is recorded in a trace of its
+			// own, linked to the caller's (Sampler keeps that new trace).
+			var own trace.Span
+			_, own = h.tracer.Start(trace.ContextWithSpanContext(ctx, trace.SpanContext{}), coldstart.SpanUnsampledWait,
+				trace.WithLinks(trace.Link{SpanContext: span.SpanContext()}))
+			defer own.End()
+			span = own
 		}
 		st := &request{arrival: h.cfg.now(), span: span}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestKey{}, st)))
+		if cw != nil {
+			ep, leader := h.episodes.join(cw.rev, span.SpanContext(), st.arrival)
+			st.episode = ep
+			span.SetAttributes(semconv.FaaSColdstart(true))
+			if leader {
+				defer ep.ended.Store(true)
+			} else {
+				span.AddLink(trace.Link{SpanContext: ep.leader, Attributes: []attribute.KeyValue{attribute.String(coldstart.AttrRole, coldstart.RoleFollower)}})
+			}
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(ctx, requestKey{}, st)))
 	})
 }
 
@@ -201,6 +260,9 @@ type request struct {
 	span    trace.Span
 	granted time.Time
 	attrs   []attribute.KeyValue
+	// episode is the scale from zero the request waited for (nil: it
+	// arrived with a ready backend, or the backends are unknown).
+	episode *episode
 }
 
 type requestKey struct{}

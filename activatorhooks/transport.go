@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
 	semconv "go.opentelemetry.io/otel/semconv/v1.41.0"
 	"go.opentelemetry.io/otel/trace"
 
@@ -73,23 +74,41 @@ func (t *transport) RoundTrip(r *http.Request) (*http.Response, error) {
 }
 
 // recordColdStart marks the request span as a cold start and records the
-// phase spans from the pod's timeline v. Phase boundaries are clamped to be
+// phase spans from the pod's timeline v. In a scale from zero that several
+// requests waited for, the phases go under the episode's leader (the first
+// request that waited), from its arrival, whichever request the new pod
+// answered first; the cold-start duration is recorded once per episode, with
+// the leader's trace as its exemplar. Phase boundaries are clamped to be
 // monotonic, so a pod clock that runs ahead or behind shortens phases but
 // never yields a negative one.
 func (h *Hooks) recordColdStart(st *request, sent, firstByte time.Time, v string) {
 	st.span.SetAttributes(semconv.FaaSColdstart(true))
-	start, ready, err := coldstart.ParseHeader(v)
+	stamp, err := coldstart.ParseHeader(v)
 	if err != nil {
 		h.malformed.Add(1)
 		h.errOnce.Do(func() { h.cfg.onError(err) })
 		return
 	}
-	readyKnown := !ready.IsZero()
+	start, ready := stamp.Start, stamp.Ready
 	handedOff := st.granted
 	if handedOff.IsZero() {
 		handedOff = sent
 	}
-	b0 := st.arrival
+	parent, arrival := trace.ContextWithSpan(context.Background(), st.span), st.arrival
+	if ep := st.episode; ep != nil && ep.phased.CompareAndSwap(false, true) {
+		parent, arrival = trace.ContextWithSpanContext(context.Background(), ep.leader), ep.arrival
+		h.coldStarts.Record(parent, firstByte.Sub(arrival).Seconds(), metric.WithAttributes(st.attrs...))
+		if h.cfg.onColdStart != nil && stamp.Pod != "" {
+			h.cfg.onColdStart(coldstart.Report{
+				TraceID: ep.leader.TraceID().String(), SpanID: ep.leader.SpanID().String(),
+				Namespace: ep.rev.Namespace, Revision: ep.rev.Name, Pod: stamp.Pod,
+				Arrival: arrival, Handoff: later(arrival, handedOff), FirstByte: later(later(arrival, handedOff), firstByte),
+				ProcessStart: start, AppReady: ready,
+			})
+		}
+	}
+	readyKnown := !ready.IsZero()
+	b0 := arrival
 	b1 := later(b0, start)
 	b2 := b1
 	if readyKnown {
@@ -98,7 +117,6 @@ func (h *Hooks) recordColdStart(st *request, sent, firstByte time.Time, v string
 	b3 := later(b2, handedOff)
 	b4 := later(b3, firstByte)
 	bounds := [...]time.Time{b0, b1, b2, b3, b4}
-	ctx := trace.ContextWithSpan(context.Background(), st.span)
 	for i, phase := range coldstart.Phases() {
 		attrs := make([]attribute.KeyValue, 0, len(st.attrs)+2)
 		attrs = append(attrs, attribute.String(coldstart.AttrPhase, phase))
@@ -106,7 +124,7 @@ func (h *Hooks) recordColdStart(st *request, sent, firstByte time.Time, v string
 		if phase == coldstart.PhaseAppInit {
 			attrs = append(attrs, attribute.Bool(coldstart.AttrReadyKnown, readyKnown))
 		}
-		_, s := h.tracer.Start(ctx, coldstart.SpanPhasePrefix+phase,
+		_, s := h.tracer.Start(parent, coldstart.SpanPhasePrefix+phase,
 			trace.WithTimestamp(bounds[i]), trace.WithAttributes(attrs...))
 		s.End(trace.WithTimestamp(bounds[i+1]))
 	}

@@ -38,6 +38,7 @@ import (
 	"github.com/kntrace/kntrace/coldstart"
 	"github.com/kntrace/kntrace/conventions"
 	"github.com/kntrace/kntrace/propagation"
+	"github.com/kntrace/kntrace/sampling"
 	"github.com/kntrace/kntrace/spanbuffer"
 )
 
@@ -91,7 +92,7 @@ func Start(ctx context.Context, opts ...Option) (*SDK, error) {
 	errs = append(errs, err)
 	s.resource = res
 
-	sampler, err := buildSampler(env)
+	sampler, err := sampling.FromEnv(env)
 	errs = append(errs, err)
 	// A request that carried a sampling decision without trace IDs (b3: 1,
 	// b3: d, a lone jaeger-debug-id) decides its new root span.

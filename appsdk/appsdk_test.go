@@ -99,33 +99,6 @@ func TestResourceFromEnvironment(t *testing.T) {
 	}
 }
 
-func TestSamplerFromEnvironment(t *testing.T) {
-	tests := []struct {
-		sampler, arg string
-		want         string
-		wantErr      string
-	}{
-		{want: "ParentBased{root:AlwaysOnSampler,remoteParentSampled:AlwaysOnSampler,remoteParentNotSampled:AlwaysOffSampler,localParentSampled:AlwaysOnSampler,localParentNotSampled:AlwaysOffSampler}"},
-		{sampler: "always_off", want: "AlwaysOffSampler"},
-		{sampler: "traceidratio", arg: "0.25", want: "TraceIDRatioBased{0.25}"},
-		{sampler: "parentbased_traceidratio", arg: "0.5", want: "ParentBased{root:TraceIDRatioBased{0.5},"},
-		{sampler: "traceidratio", arg: "2", want: "TraceIDRatioBased{1}", wantErr: conventions.EnvSamplerArg},
-		{sampler: "jaeger_remote", want: "ParentBased{root:AlwaysOnSampler", wantErr: conventions.EnvSampler},
-	}
-	for _, tt := range tests {
-		t.Run(tt.sampler+"/"+tt.arg, func(t *testing.T) {
-			env := map[string]string{conventions.EnvSampler: tt.sampler, conventions.EnvSamplerArg: tt.arg}
-			s, err := buildSampler(func(k string) string { return env[k] })
-			if (err != nil) != (tt.wantErr != "") || (err != nil && !strings.Contains(err.Error(), tt.wantErr)) {
-				t.Errorf("error = %v, want one naming %q", err, tt.wantErr)
-			}
-			if !strings.HasPrefix(s.Description(), tt.want) {
-				t.Errorf("sampler %s, want %s", s.Description(), tt.want)
-			}
-		})
-	}
-}
-
 // TestSamplingOnlyHeaders: a request that carries only a sampling decision
 // (Zipkin's b3 single header without IDs, or Jaeger's jaeger-debug-id)
 // decides the new root span even at rate 0; a deny wins at rate 1.

@@ -27,18 +27,19 @@ func FuzzParseTimelineHeader(f *testing.F) {
 	f.Add("start=1")
 	f.Add("ready=1,start=2,x=y")
 	f.Add(",,,")
+	f.Add("start=5,pod=hello-00001-deployment-7d9c-x2x7q")
 	f.Fuzz(func(t *testing.T, v string) {
-		start, ready, err := ParseHeader(v)
+		st, err := ParseHeader(v)
 		if err != nil {
 			return
 		}
-		tl := NewTimeline(WithProcessStart(start))
-		if !ready.IsZero() {
-			tl.MarkReadyAt(ready)
+		tl := NewTimeline(WithProcessStart(st.Start), WithPod(st.Pod))
+		if !st.Ready.IsZero() {
+			tl.MarkReadyAt(st.Ready)
 		}
-		s2, r2, err := ParseHeader(tl.HeaderValue())
-		if err != nil || !s2.Equal(start) || !r2.Equal(ready) {
-			t.Errorf("round trip of %q: %v %v %v", v, s2, r2, err)
+		got, err := ParseHeader(tl.HeaderValue())
+		if err != nil || !got.Start.Equal(st.Start) || !got.Ready.Equal(st.Ready) || got.Pod != st.Pod {
+			t.Errorf("round trip of %q: %+v %v, want %+v", v, got, err, st)
 		}
 	})
 }

@@ -24,8 +24,18 @@ import (
 )
 
 // Header carries a pod's timeline to the activator on a response:
-// "start=<unix ns>,ready=<unix ns>" (ready omitted when unknown).
+// "start=<unix ns>,ready=<unix ns>,pod=<name>" (ready omitted when unknown,
+// pod when the timeline was not given one).
 const Header = "K-Kntrace-Timeline"
+
+// Stamp is a Header value read back.
+type Stamp struct {
+	// Start is the process start, Ready the app's readiness (zero when
+	// unknown).
+	Start, Ready time.Time
+	// Pod is the pod's name ("" when the header names none).
+	Pod string
+}
 
 // HeaderValue formats the timeline for Header.
 func (t *Timeline) HeaderValue() string {
@@ -33,35 +43,58 @@ func (t *Timeline) HeaderValue() string {
 	if r := t.ready.Load(); r != 0 {
 		v += ",ready=" + strconv.FormatInt(r, 10)
 	}
+	if t.pod != "" {
+		v += ",pod=" + t.pod
+	}
 	return v
 }
 
-// ParseHeader reads a Header value; ready is zero when absent.
-// Unknown keys are ignored so the format can grow.
-func ParseHeader(v string) (start, ready time.Time, err error) {
+// ParseHeader reads a Header value. Unknown keys are ignored so the format
+// can grow; the error names the key and what it wants.
+func ParseHeader(v string) (Stamp, error) {
+	var st Stamp
 	var haveStart bool
 	for part := range strings.SplitSeq(v, ",") {
 		k, val, ok := strings.Cut(strings.TrimSpace(part), "=")
 		if !ok {
-			return time.Time{}, time.Time{}, fmt.Errorf("%s: %q is not key=value", Header, part)
+			return Stamp{}, fmt.Errorf("%s: %q is not key=value", Header, part)
 		}
 		var dst *time.Time
 		switch k {
 		case "start":
-			dst, haveStart = &start, true
+			dst, haveStart = &st.Start, true
 		case "ready":
-			dst = &ready
+			dst = &st.Ready
+		case "pod":
+			if !isPodName(val) {
+				return Stamp{}, fmt.Errorf("%s: pod=%q: want a Kubernetes pod name (lower-case letters, digits, '-' and '.')", Header, val)
+			}
+			st.Pod = val
+			continue
 		default:
 			continue
 		}
 		ns, perr := strconv.ParseInt(val, 10, 64)
 		if perr != nil || ns <= 0 {
-			return time.Time{}, time.Time{}, fmt.Errorf("%s: %s=%q: want Unix nanoseconds", Header, k, val)
+			return Stamp{}, fmt.Errorf("%s: %s=%q: want Unix nanoseconds", Header, k, val)
 		}
 		*dst = time.Unix(0, ns)
 	}
 	if !haveStart {
-		return time.Time{}, time.Time{}, fmt.Errorf("%s: %q has no start", Header, v)
+		return Stamp{}, fmt.Errorf("%s: %q has no start", Header, v)
 	}
-	return start, ready, nil
+	return st, nil
+}
+
+// isPodName reports whether s is a DNS subdomain name, as pod names are.
+func isPodName(s string) bool {
+	if s == "" || len(s) > 253 {
+		return false
+	}
+	for _, r := range s {
+		if (r < 'a' || r > 'z') && (r < '0' || r > '9') && r != '-' && r != '.' {
+			return false
+		}
+	}
+	return true
 }

@@ -27,6 +27,7 @@ import (
 type Timeline struct {
 	start  int64 // unix ns
 	source Source
+	pod    string
 	ready  atomic.Int64
 	first  atomic.Int64
 }
@@ -46,6 +47,16 @@ func WithProcessStart(at time.Time) TimelineOption {
 // WithSource says which process the timeline is of (default SourceApp).
 func WithSource(s Source) TimelineOption {
 	return timelineOption(func(t *Timeline) { t.source = s })
+}
+
+// WithPod names the pod the process runs in, for Header (Knative sets
+// SERVING_POD); an invalid name is left out.
+func WithPod(name string) TimelineOption {
+	return timelineOption(func(t *Timeline) {
+		if isPodName(name) {
+			t.pod = name
+		}
+	})
 }
 
 // NewTimeline returns a Timeline whose start is the process start time from

@@ -20,6 +20,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -207,21 +208,32 @@ func TestTimelineHeader(t *testing.T) {
 		t.Errorf("HeaderValue before ready = %q", v)
 	}
 	tl.MarkReadyAt(start.Add(time.Second))
-	gs, gr, err := ParseHeader(tl.HeaderValue())
-	if err != nil || !gs.Equal(start) || !gr.Equal(start.Add(time.Second)) {
-		t.Errorf("round trip: %v %v %v", gs, gr, err)
+	got, err := ParseHeader(tl.HeaderValue())
+	if err != nil || !got.Start.Equal(start) || !got.Ready.Equal(start.Add(time.Second)) || got.Pod != "" {
+		t.Errorf("round trip: %+v %v", got, err)
+	}
+	named := NewTimeline(WithProcessStart(start), WithPod("hello-00001-deployment-7d9c-x2x7q"))
+	if v := named.HeaderValue(); v != "start=1700000000123456789,pod=hello-00001-deployment-7d9c-x2x7q" {
+		t.Errorf("HeaderValue with a pod = %q", v)
+	}
+	if got, err := ParseHeader(named.HeaderValue()); err != nil || got.Pod != "hello-00001-deployment-7d9c-x2x7q" {
+		t.Errorf("round trip with a pod: %+v %v", got, err)
+	}
+	if v := NewTimeline(WithProcessStart(start), WithPod("Bad Name")).HeaderValue(); strings.Contains(v, "pod=") {
+		t.Errorf("an invalid pod name reached the header: %q", v)
 	}
 	bad := []struct{ name, value string }{
 		{"empty", ""}, {"no start", "ready=5"}, {"not a number", "start=abc"}, {"negative", "start=-5"}, {"no equals", "start"},
+		{"pod empty", "start=5,pod="}, {"pod upper case", "start=5,pod=Hello"}, {"pod with space", "start=5,pod=a b"},
 	}
 	for _, tt := range bad {
 		t.Run(tt.name, func(t *testing.T) {
-			if _, _, err := ParseHeader(tt.value); err == nil {
+			if _, err := ParseHeader(tt.value); err == nil {
 				t.Errorf("ParseHeader(%q) = nil error", tt.value)
 			}
 		})
 	}
-	if _, _, err := ParseHeader("start=5,future=x"); err != nil {
+	if _, err := ParseHeader("start=5,future=x"); err != nil {
 		t.Errorf("unknown key refused: %v", err)
 	}
 }

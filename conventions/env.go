@@ -57,3 +57,9 @@ const TracesPath = "/v1/traces"
 // EnvJaeger is where kn trace finds Jaeger's query gRPC API (host:port)
 // when --jaeger is not given.
 const EnvJaeger = "KNTRACE_JAEGER"
+
+// EnvPodstart is where kntrace's activator posts its cold-start reports
+// (the podstart service's base URL, e.g.
+// http://podstart.kntrace-system.svc.cluster.local:8080); unset, it posts
+// none and the cold starts keep their coarse phases.
+const EnvPodstart = "KNTRACE_PODSTART_ENDPOINT"

@@ -35,9 +35,37 @@ const (
 	JaegerQueryHTTPPort = "query-http"
 )
 
+// The collector tiers in SystemNamespace. The default install runs one
+// collector (CollectorName: Deployment, Service, CollectorName+"-config");
+// the scale-out install (scale-out/) keeps the Service CollectorName, which
+// then leads to the agent on the caller's node (AgentName: DaemonSet,
+// AgentName+"-config"), and adds the gateways (GatewayName: StatefulSet,
+// headless Service, GatewayName+"-config").
+const (
+	CollectorName = "otel-collector"
+	AgentName     = "otel-agent"
+	GatewayName   = "otel-gateway"
+	// CollectorConfigKey is the key of the collectors' ConfigMaps that
+	// holds their configuration.
+	CollectorConfigKey = "collector.yaml"
+	// JaegerConfigKey is the key of Jaeger's ConfigMap
+	// (JaegerService+"-config") that holds its configuration.
+	JaegerConfigKey = "jaeger.yaml"
+)
+
 // The OTLP/HTTP relay of kntrace's queue-proxy, inside every pod that runs
 // it: where OpenTelemetry SDKs in every language export by default.
 const (
 	RelayAddress  = "127.0.0.1:4318"
 	RelayEndpoint = "http://" + RelayAddress
+)
+
+// PodstartName is the Deployment and Service of kntrace's podstart
+// component in SystemNamespace: the OTLP/gRPC receiver of the kubelet's,
+// the container runtime's and the API server's spans (PodstartOTLPPort) and
+// the activator's cold-start reports (PodstartReportPort).
+const (
+	PodstartName       = "podstart"
+	PodstartOTLPPort   = 4317
+	PodstartReportPort = 8080
 )

@@ -258,10 +258,12 @@ otelcol_compile() {
 build_otelcol() {
 	local w=$ROOT/tools/otelcol v
 	v=$(mod_version "$w" go.opentelemetry.io/collector/otelcol)
-	local dir=$CACHE/otelcol-$v
 	local stamp
 	stamp=$(printf '%s\n%s\n%s\n' "$OTELCOL_BUILDER_VERSION" "$BUILD_MODE" \
 		"$(hash_files "$w/builder-config.yaml" "$w/go.mod" "$w/go.sum")" | sha256sum | cut -c1-16)
+	# Keyed by the manifest too, so that branches with different component
+	# sets keep one build each instead of rebuilding over each other.
+	local dir=$CACHE/otelcol-$v-${stamp:0:8}
 	build_step otelcol "$v" "$dir" otelcol "$stamp" otelcol_compile "$dir"
 }
 

@@ -65,6 +65,11 @@ func (t *Trace) summarise() {
 		// hop's own cold start (below another faas.coldstart span) is its own.
 		if own := phasesUnder(w); len(own) > 0 {
 			phases = own
+			// The phases taken from Kubernetes' records split the
+			// activator's coarse ones further: show those alone.
+			if k8s := slices.DeleteFunc(slices.Clone(own), func(s *Span) bool { return !underKubernetes(s, w) }); len(k8s) > 0 {
+				phases = k8s
+			}
 		}
 	}
 	for _, s := range phases {
@@ -83,21 +88,7 @@ func (t *Trace) summarise() {
 // phasesUnder returns the phase spans below w, not descending into another
 // span marked faas.coldstart.
 func phasesUnder(w *Span) []*Span {
-	var out []*Span
-	var walk func(*Span)
-	walk = func(s *Span) {
-		for _, c := range s.Children {
-			if c.ColdStart {
-				continue
-			}
-			if c.ColdStartPhase != "" {
-				out = append(out, c)
-			}
-			walk(c)
-		}
-	}
-	walk(w)
-	return out
+	return slices.DeleteFunc(descendants(w), func(s *Span) bool { return s.ColdStartPhase == "" })
 }
 
 // waitSpan picks the span whose duration is the cold-start wait.

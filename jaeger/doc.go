@@ -29,4 +29,12 @@ limitations under the License.
 // coldstart owns), and a one-line cold-start summary. WriteWaterfall draws it in
 // a terminal (waterfall.go) and WriteHTML as a self-contained page (html.go);
 // kn trace get prints both.
+//
+// ColdStartEpisodes reads the cold starts kntrace's activator recorded out of
+// many traces (coldstarts.go): each leader with its phases, the coarse ones or
+// those taken from Kubernetes' records, and the requests that joined it;
+// NewColdStartReport adds nearest-rank p50/p95 per phase, ColdStartQuery is
+// the Jaeger search that finds them, and WriteColdStarts prints the report
+// (coldstarts_text.go) for kn trace coldstarts. Package jaegertest builds the
+// model traces the tests use.
 package jaeger

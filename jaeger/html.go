@@ -20,6 +20,8 @@ import (
 	"html/template"
 	"io"
 	"time"
+
+	"github.com/kntrace/kntrace/coldstart"
 )
 
 // WriteHTML writes t as one self-contained HTML page (inline CSS and
@@ -32,12 +34,29 @@ import (
 // bar's rendered position in pixels in data-left and data-right (and the
 // page width in the body's data-page-width), so that a headless browser's
 // DOM dump shows where the bars landed.
+//
+// Phase rows name their source (whose clock bounds the phase); the phases
+// taken from Kubernetes' records are drawn nested under their
+// coldstart.SpanKubernetes row, and each cold start the activator recorded
+// gets its summary line (ColdStartEpisode.Summary).
 func WriteHTML(w io.Writer, t *Trace) error {
+	episodes, _ := ColdStartEpisodes([]*Trace{t}, ColdStartFilter{})
+	summaries := make([]string, 0, len(episodes))
+	for _, e := range episodes {
+		if len(e.Phases) > 0 {
+			summaries = append(summaries, e.Summary())
+		}
+	}
 	return htmlPage.Execute(w, struct {
-		T        *Trace
-		Duration string
-		Start    string
-	}{t, FormatDuration(t.Duration()), t.StartTime.UTC().Format(time.RFC3339Nano)})
+		T          *Trace
+		Duration   string
+		Start      string
+		Summaries  []string
+		Kubernetes string
+		AttrImage  string
+		Present    string
+	}{t, FormatDuration(t.Duration()), t.StartTime.UTC().Format(time.RFC3339Nano), summaries,
+		coldstart.SpanKubernetes, coldstart.AttrImage, coldstart.ImagePresent})
 }
 
 var htmlPage = template.Must(template.New("trace").Parse(`<!DOCTYPE html>
@@ -57,8 +76,8 @@ var htmlPage = template.Must(template.New("trace").Parse(`<!DOCTYPE html>
 body { margin: 0; padding: 16px 20px; font: 13px/1.4 system-ui, -apple-system, "Segoe UI", sans-serif; color: var(--fg); background: var(--bg); }
 h1 { font-size: 16px; margin: 0 0 4px; font-weight: 600; }
 h1 code { font-size: 15px; }
-.summary, .coldstart { color: var(--muted); margin: 2px 0; }
-.coldstart { color: var(--cold); }
+.summary, .coldstart, .coldstart-summary { color: var(--muted); margin: 2px 0; }
+.coldstart, .coldstart-summary { color: var(--cold); }
 .legend { margin: 8px 0 12px; color: var(--muted); display: flex; gap: 16px; flex-wrap: wrap; }
 .legend i { display: inline-block; width: 18px; height: 9px; border-radius: 2px; margin-right: 5px; vertical-align: middle; }
 #waterfall { width: 100%; border-top: 1px solid var(--grid); }
@@ -80,6 +99,9 @@ h1 code { font-size: 15px; }
 .cold .bar { box-shadow: 0 0 0 2px var(--cold); }
 .error .bar { background: var(--err); }
 .error .label { color: var(--err); }
+.kube .bar { background: none; border: 1px dashed var(--phase); }
+.kube .op { color: var(--phase); }
+.source { margin-left: 6px; padding: 0 4px; border: 1px solid var(--phase); border-radius: 3px; font-size: 11px; color: var(--phase); }
 .flag { display: inline-block; width: 14px; font-weight: 700; }
 .error .flag { color: var(--err); } .phase .flag { color: var(--phase); } .cold .flag { color: var(--cold); }
 #details { margin-top: 14px; }
@@ -93,10 +115,13 @@ h1 code { font-size: 15px; }
 <h1>Trace <code>{{.T.TraceID}}</code></h1>
 <p class="summary">{{.T.RootService}} {{.T.RootOperation}} · started {{.Start}} · {{.Duration}} · {{.T.SpanCount}} spans · {{len .T.Services}} services{{if .T.Errors}} · <span class="warn">{{.T.Errors}} error(s)</span>{{end}}</p>
 <p class="coldstart" id="coldstart"></p>
+{{range .Summaries}}<p class="coldstart-summary">{{.}}</p>
+{{end}}
 <div class="legend">
   <span><i style="background:var(--bar)"></i>span</span>
   <span><i style="background:var(--crit)"></i>critical path</span>
   <span><i style="background:repeating-linear-gradient(135deg,var(--phase) 0 4px,transparent 4px 6px);border:1px solid var(--phase)"></i>cold-start phase</span>
+  <span><i style="border:1px dashed var(--phase)"></i>phases from Kubernetes' records</span>
   <span><i style="box-shadow:0 0 0 2px var(--cold);background:var(--bar)"></i>waited for a cold start</span>
   <span><i style="background:var(--err)"></i>error</span>
 </div>
@@ -107,6 +132,7 @@ h1 code { font-size: 15px; }
 (function () {
   "use strict";
   var trace = JSON.parse(document.getElementById("trace-data").textContent);
+  var KUBERNETES = {{.Kubernetes}}, ATTR_IMAGE = {{.AttrImage}}, PRESENT = {{.Present}};
   var total = Math.max(trace.durationMicros, 1);
   var root = document.getElementById("waterfall");
 
@@ -164,6 +190,7 @@ h1 code { font-size: 15px; }
     add("duration", fmt(span.durationMicros));
     if (span.errorMessage) add("error", span.errorMessage);
     if (span.coldStartPhase) add("cold-start phase", span.coldStartPhase);
+    if (span.coldStartSource) add("cold-start source", span.coldStartSource);
     Object.keys(span.tags || {}).sort().forEach(function (k) { add(k, span.tags[k]); });
     Object.keys(span.processTags || {}).sort().forEach(function (k) { add("process " + k, span.processTags[k]); });
     details.appendChild(table);
@@ -175,6 +202,7 @@ h1 code { font-size: 15px; }
     if (s.critical) cls += " critical";
     if (s.coldStart) { cls += " cold"; flag = "*"; }
     if (s.coldStartPhase) { cls += " phase"; flag = "~"; }
+    if (s.operationName === KUBERNETES) { cls += " kube"; flag = "~"; }
     if (s.error) { cls += " error"; flag = "!"; }
     var row = el("div", cls);
     row.setAttribute("role", "row");
@@ -185,6 +213,12 @@ h1 code { font-size: 15px; }
     label.appendChild(el("span", "flag", flag));
     label.appendChild(el("span", "svc", s.service));
     label.appendChild(el("span", "op", s.operationName));
+    if (s.coldStartPhase && s.coldStartSource) {
+      var origin = s.coldStartSource;
+      if (s.tags && s.tags[ATTR_IMAGE] === PRESENT) origin += " \u00b7 " + PRESENT;
+      label.appendChild(el("span", "source", origin));
+      row.dataset.source = s.coldStartSource;
+    }
     label.title = s.service + " " + s.operationName;
     row.appendChild(label);
     row.appendChild(el("div", "dur", fmt(s.durationMicros)));

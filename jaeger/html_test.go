@@ -25,14 +25,19 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	model "github.com/jaegertracing/jaeger-idl/model/v1"
 	"golang.org/x/net/html"
+
+	"github.com/kntrace/kntrace/coldstart"
+	"github.com/kntrace/kntrace/jaeger/jaegertest"
 )
 
 func htmlOf(t *testing.T) ([]byte, *Trace) {
@@ -152,69 +157,104 @@ func chromium(t *testing.T, ctx context.Context, args ...string) []byte {
 	return stdout.Bytes()
 }
 
+// rendered is a page as Debian's chromium drew it in a 1200x800 window.
+type rendered struct {
+	file      string
+	dom       []byte
+	body      *html.Node
+	rows      []*html.Node
+	pageWidth int
+	// bars are the span rows' bars in pixels, by span ID.
+	bars map[string]bar
+}
+
+type bar struct{ left, right int }
+
+// renderInChromium writes page to a file in dir and dumps the DOM chromium
+// renders from it; it checks that the script drew one row per span of tr,
+// in tree order, each with a bar inside the page.
+func renderInChromium(t *testing.T, ctx context.Context, dir string, page []byte, tr *Trace) rendered {
+	t.Helper()
+	r := rendered{file: filepath.Join(dir, "trace.html"), bars: map[string]bar{}}
+	if err := os.WriteFile(r.file, page, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r.dom = chromium(t, ctx, "--window-size=1200,800", "--dump-dom", "file://"+r.file)
+	doc, err := html.Parse(bytes.NewReader(r.dom))
+	if err != nil {
+		t.Fatal(err)
+	}
+	walkNodes(doc, func(n *html.Node) {
+		switch {
+		case n.Type == html.ElementNode && n.Data == "body":
+			r.body = n
+		case n.Type == html.ElementNode && hasClass(n, "span-row"):
+			r.rows = append(r.rows, n)
+		}
+	})
+	wf := findByID(doc, "waterfall")
+	if r.body == nil || wf == nil {
+		t.Fatalf("no body or #waterfall in the rendered DOM:\n%s", r.dom)
+	}
+	if got, _ := attr(wf, "data-rendered"); got != strconv.Itoa(tr.SpanCount) {
+		t.Fatalf("#waterfall data-rendered = %q, want %d: the script did not run to the end", got, tr.SpanCount)
+	}
+	r.pageWidth = intAttr(t, r.body, "data-page-width")
+	if r.pageWidth < 1000 || r.pageWidth > 1200 {
+		t.Errorf("page width %d, want about the 1200-pixel window", r.pageWidth)
+	}
+	if len(r.rows) != tr.SpanCount {
+		t.Fatalf("%d rendered rows, want one per span (%d)", len(r.rows), tr.SpanCount)
+	}
+	for i, row := range r.rows {
+		spanID, _ := attr(row, "data-span-id")
+		if spanID != tr.Spans[i].SpanID {
+			t.Errorf("row %d is span %s, want %s (tree order)", i, spanID, tr.Spans[i].SpanID)
+		}
+		b := firstWithClass(row, "bar")
+		if b == nil {
+			t.Fatalf("row %s has no bar", spanID)
+		}
+		l, rt := intAttr(t, b, "data-left"), intAttr(t, b, "data-right")
+		if l < 0 || rt > r.pageWidth || rt <= l {
+			t.Errorf("span %s: bar [%d, %d] is not within the page [0, %d]", spanID, l, rt, r.pageWidth)
+		}
+		r.bars[spanID] = bar{l, rt}
+	}
+	return r
+}
+
+func firstWithClass(n *html.Node, class string) *html.Node {
+	var found *html.Node
+	walkNodes(n, func(c *html.Node) {
+		if found == nil && c.Type == html.ElementNode && hasClass(c, class) {
+			found = c
+		}
+	})
+	return found
+}
+
+// text is the text content of n.
+func text(n *html.Node) string {
+	var b strings.Builder
+	walkNodes(n, func(c *html.Node) {
+		if c.Type == html.TextNode {
+			b.WriteString(c.Data)
+		}
+	})
+	return b.String()
+}
+
 // The page, rendered by a real browser, draws one row per span with every
 // bar inside the page, the root's bar spanning the track and every bar
 // starting where its offset says.
 func TestHTMLInChromium(t *testing.T) {
 	page, tr := htmlOf(t)
 	dir := t.TempDir()
-	file := filepath.Join(dir, "trace.html")
-	if err := os.WriteFile(file, page, 0o644); err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	dom := chromium(t, ctx, "--window-size=1200,800", "--dump-dom", "file://"+file)
-	doc, err := html.Parse(bytes.NewReader(dom))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var body, wf *html.Node
-	var rows []*html.Node
-	walkNodes(doc, func(n *html.Node) {
-		switch {
-		case n.Type == html.ElementNode && n.Data == "body":
-			body = n
-		case n.Type == html.ElementNode && hasClass(n, "span-row"):
-			rows = append(rows, n)
-		}
-	})
-	wf = findByID(doc, "waterfall")
-	if body == nil || wf == nil {
-		t.Fatalf("no body or #waterfall in the rendered DOM:\n%s", dom)
-	}
-	if got, _ := attr(wf, "data-rendered"); got != strconv.Itoa(tr.SpanCount) {
-		t.Fatalf("#waterfall data-rendered = %q, want %d: the script did not run to the end", got, tr.SpanCount)
-	}
-	pageWidth := intAttr(t, body, "data-page-width")
-	if pageWidth < 1000 || pageWidth > 1200 {
-		t.Errorf("page width %d, want about the 1200-pixel window", pageWidth)
-	}
-	if len(rows) != tr.SpanCount {
-		t.Fatalf("%d rendered rows, want one per span (%d)", len(rows), tr.SpanCount)
-	}
-	type bar struct{ left, right int }
-	bars := map[string]bar{}
-	for i, r := range rows {
-		spanID, _ := attr(r, "data-span-id")
-		if spanID != tr.Spans[i].SpanID {
-			t.Errorf("row %d is span %s, want %s (tree order)", i, spanID, tr.Spans[i].SpanID)
-		}
-		var b *html.Node
-		walkNodes(r, func(n *html.Node) {
-			if n.Type == html.ElementNode && hasClass(n, "bar") {
-				b = n
-			}
-		})
-		if b == nil {
-			t.Fatalf("row %s has no bar", spanID)
-		}
-		l, rt := intAttr(t, b, "data-left"), intAttr(t, b, "data-right")
-		if l < 0 || rt > pageWidth || rt <= l {
-			t.Errorf("span %s: bar [%d, %d] is not within the page [0, %d]", spanID, l, rt, pageWidth)
-		}
-		bars[spanID] = bar{l, rt}
-	}
+	rd := renderInChromium(t, ctx, dir, page, tr)
+	rows, pageWidth, bars, file := rd.rows, rd.pageWidth, rd.bars, rd.file
 	root := bars[tr.Spans[0].SpanID]
 	trackWidth := float64(root.right - root.left)
 	if trackWidth < float64(pageWidth)/3 {
@@ -278,4 +318,85 @@ func intAttr(t *testing.T, n *html.Node, key string) int {
 		t.Fatalf("%s=%q: %v", key, v, err)
 	}
 	return i
+}
+
+// The phases taken from Kubernetes' records, rendered by a real browser:
+// nested one level under the kntrace.kubernetes.coldstart row, each marked a
+// phase and naming its source ("present" on an image that was not pulled),
+// their bars inside the group's, and the cold start's summary line shown.
+func TestHTMLKubernetesPhasesInChromium(t *testing.T) {
+	cs := &jaegertest.ColdStart{TraceID: jaegertest.WindowTraceID(1), At: jaegertest.Start, Service: "hello", Namespace: "demo",
+		Revision: "hello-00001", Kubernetes: true, Phases: jaegertest.KubernetesPhases(true, 45, 12, 310, 0, 95, 640, 700, 60, 23)}
+	tr, err := Build(cs.Trace())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var page bytes.Buffer
+	if err := WriteHTML(&page, tr); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	rd := renderInChromium(t, ctx, t.TempDir(), page.Bytes(), tr)
+
+	group := slices.IndexFunc(tr.Spans, func(s *Span) bool { return s.OperationName == coldstart.SpanKubernetes })
+	if group < 0 {
+		t.Fatalf("the fixture has no %s span", coldstart.SpanKubernetes)
+	}
+	if !hasClass(rd.rows[group], "kube") {
+		t.Errorf("the %s row is not marked kube: class %q", coldstart.SpanKubernetes, classOf(rd.rows[group]))
+	}
+	groupDepth := intAttr(t, rd.rows[group], "data-depth")
+	groupBar := rd.bars[tr.Spans[group].SpanID]
+	type phaseRow struct{ Phase, Source, Label string }
+	var got, want []phaseRow
+	for _, p := range cs.Phases {
+		label := p.Source
+		if p.ImagePresent {
+			label += " · " + coldstart.ImagePresent
+		}
+		want = append(want, phaseRow{p.Name, p.Source, label})
+	}
+	// The rows right after the group's, one level deeper, are its phases.
+	for i := group + 1; i < len(rd.rows) && intAttr(t, rd.rows[i], "data-depth") == groupDepth+1; i++ {
+		row, s := rd.rows[i], tr.Spans[i]
+		if !hasClass(row, "phase") {
+			t.Errorf("row %s %s: class %q, want phase", s.SpanID, s.OperationName, classOf(row))
+		}
+		source, _ := attr(row, "data-source")
+		label := ""
+		if n := firstWithClass(row, "source"); n != nil {
+			label = text(n)
+		}
+		got = append(got, phaseRow{s.ColdStartPhase, source, label})
+		if b := rd.bars[s.SpanID]; b.left < groupBar.left-2 || b.right > groupBar.right+2 {
+			t.Errorf("phase %s: bar [%d, %d] outside the group's [%d, %d]", s.ColdStartPhase, b.left, b.right, groupBar.left, groupBar.right)
+		}
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("rows nested under %s (-want +got):\n%s", coldstart.SpanKubernetes, diff)
+	}
+
+	episodes, _ := ColdStartEpisodes([]*Trace{tr}, ColdStartFilter{})
+	if len(episodes) != 1 {
+		t.Fatalf("%d cold starts in the fixture, want 1", len(episodes))
+	}
+	doc, err := html.Parse(bytes.NewReader(rd.dom))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var summaries []string
+	walkNodes(doc, func(n *html.Node) {
+		if n.Type == html.ElementNode && hasClass(n, "coldstart-summary") {
+			summaries = append(summaries, text(n))
+		}
+	})
+	if diff := cmp.Diff([]string{episodes[0].Summary()}, summaries); diff != "" {
+		t.Errorf("summary lines (-want +got):\n%s", diff)
+	}
+}
+
+func classOf(n *html.Node) string {
+	v, _ := attr(n, "class")
+	return v
 }

@@ -94,15 +94,29 @@ type Span struct {
 	ColdStart bool `json:"coldStart,omitempty"`
 	// ColdStartPhase names the cold-start phase the span covers ("" when it
 	// is not a phase span).
-	ColdStartPhase string         `json:"coldStartPhase,omitempty"`
-	Critical       bool           `json:"critical,omitempty"`
-	Tags           map[string]any `json:"tags,omitempty"`
-	ProcessTags    map[string]any `json:"processTags,omitempty"`
+	ColdStartPhase string `json:"coldStartPhase,omitempty"`
+	// ColdStartSource is the kntrace.coldstart.source of a phase span: whose
+	// clock bounds the phase (activator, kube-apiserver, kubelet,
+	// queue-proxy) or which component recorded its own start.
+	ColdStartSource string         `json:"coldStartSource,omitempty"`
+	Critical        bool           `json:"critical,omitempty"`
+	Tags            map[string]any `json:"tags,omitempty"`
+	ProcessTags     map[string]any `json:"processTags,omitempty"`
+	// Links are the span's references other than its parent: OpenTelemetry
+	// span links, which Jaeger stores as FOLLOWS_FROM references without
+	// their attributes, in this trace or another.
+	Links []SpanLink `json:"links,omitempty"`
 
 	// Children in start order (not serialised: the tree is ParentSpanID and
 	// Depth in Spans' order).
 	Children []*Span `json:"-"`
 	parent   *Span
+}
+
+// SpanLink names a span, in this trace or another.
+type SpanLink struct {
+	TraceID string `json:"traceID"`
+	SpanID  string `json:"spanID"`
 }
 
 // ColdStart summarises a cold-start trace.
@@ -177,6 +191,9 @@ var ErrEmptyTrace = errors.New("jaeger: trace has no spans")
 // queue-proxy), then the shallowest, earliest one. A trace with neither a
 // marked span nor a phase span has no ColdStart.
 //
+// Links: every reference other than the one taken for the parent (span
+// links, in this trace or another) is kept in Span.Links.
+//
 // Critical path: from the root, the child that ends last (clipped to the
 // parent's end) is on the path, then the child ending last before that
 // child's start, and so on recursively, as Jaeger's UI computes it.
@@ -247,8 +264,14 @@ func convert(ms *model.Span, processes map[string]*model.Process) *Span {
 		s.Service = p.ServiceName
 		s.ProcessTags = tagMap(p.Tags)
 	}
-	if ref, ok := parentRef(ms); ok {
-		s.ParentSpanID = ref.String()
+	parent := parentRef(ms)
+	if parent != nil {
+		s.ParentSpanID = parent.SpanID.String()
+	}
+	for i := range ms.References {
+		if r := &ms.References[i]; r != parent {
+			s.Links = append(s.Links, SpanLink{TraceID: r.TraceID.String(), SpanID: r.SpanID.String()})
+		}
 	}
 	if k, ok := s.Tags["span.kind"].(string); ok {
 		s.Kind = k
@@ -263,10 +286,14 @@ func convert(ms *model.Span, processes map[string]*model.Process) *Span {
 	} else if rest, ok := strings.CutPrefix(ms.OperationName, coldstart.SpanColdStart); ok && (rest == "" || rest[0] == '.' || rest[0] == '_') {
 		s.ColdStartPhase = cmp.Or(strings.TrimLeft(rest, "._"), "coldstart")
 	}
+	if v, ok := s.Tags[coldstart.AttrSource]; ok && s.ColdStartPhase != "" {
+		s.ColdStartSource = fmt.Sprint(v)
+	}
 	return s
 }
 
-func parentRef(ms *model.Span) (model.SpanID, bool) {
+// parentRef is the reference Build takes for the span's parent (nil: none).
+func parentRef(ms *model.Span) *model.SpanRef {
 	var follows *model.SpanRef
 	for i := range ms.References {
 		r := &ms.References[i]
@@ -274,16 +301,13 @@ func parentRef(ms *model.Span) (model.SpanID, bool) {
 			continue
 		}
 		if r.RefType == model.SpanRefType_CHILD_OF {
-			return r.SpanID, true
+			return r
 		}
 		if follows == nil {
 			follows = r
 		}
 	}
-	if follows != nil {
-		return follows.SpanID, true
-	}
-	return 0, false
+	return follows
 }
 
 func tagMap(kvs []model.KeyValue) map[string]any {

@@ -17,42 +17,26 @@ limitations under the License.
 package jaeger
 
 import (
-	"time"
-
 	model "github.com/jaegertracing/jaeger-idl/model/v1"
 
 	"github.com/kntrace/kntrace/coldstart"
+	"github.com/kntrace/kntrace/jaeger/jaegertest"
 )
 
 var (
 	fixtureTraceID = model.TraceID{High: 0x4bf92f3577b34da6, Low: 0xa3ce929d0e0e4736}
-	fixtureStart   = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	fixtureStart   = jaegertest.Start
 )
-
-func ms(f float64) time.Duration { return time.Duration(f * float64(time.Millisecond)) }
 
 // fixtureSpan builds a span of the fixture trace; parent 0 means none.
 func fixtureSpan(id, parent uint64, p *model.Process, op string, fromMs, toMs float64, tags ...model.KeyValue) *model.Span {
-	s := &model.Span{
-		TraceID:       fixtureTraceID,
-		SpanID:        model.SpanID(id),
-		OperationName: op,
-		StartTime:     fixtureStart.Add(ms(fromMs)),
-		Duration:      ms(toMs - fromMs),
-		Tags:          tags,
-		Process:       p,
-	}
-	if parent != 0 {
-		s.References = []model.SpanRef{{TraceID: fixtureTraceID, SpanID: model.SpanID(parent), RefType: model.SpanRefType_CHILD_OF}}
-	}
-	return s
+	return jaegertest.Span(fixtureTraceID, id, parent, p, op, fixtureStart, fromMs, toMs, tags...)
 }
 
-func process(service, container, namespace string) *model.Process {
-	return &model.Process{ServiceName: service, Tags: []model.KeyValue{
-		model.String("k8s.container.name", container), model.String("k8s.namespace.name", namespace),
-	}}
-}
+var (
+	process = jaegertest.Process
+	ms      = jaegertest.Ms
+)
 
 func phase(name string) model.KeyValue { return model.String(coldstart.AttrPhase, name) }
 
@@ -83,10 +67,5 @@ func coldStartTrace() *model.Trace {
 		fixtureSpan(0x11, 0xf3, app, "SELECT orders", 1300, 1480, client, model.Bool("error", true),
 			model.String("otel.status_code", "ERROR"), model.String("otel.status_description", "dial tcp 10.0.0.7:5432: connection refused")),
 	}
-	// Jaeger returns spans in no particular order.
-	out := &model.Trace{}
-	for i := len(spans) - 1; i >= 0; i-- {
-		out.Spans = append(out.Spans, spans[i])
-	}
-	return out
+	return jaegertest.Trace(spans...)
 }

@@ -48,10 +48,10 @@ const (
 	DefaultAddress = conventions.RelayAddress
 	// DefaultMaxBytes (KNTRACE_RELAY_MAX_BYTES) bounds the queue of
 	// payloads (protobuf size after decompression and JSON conversion).
-	DefaultMaxBytes = 16 << 20
+	DefaultMaxBytes = conventions.DefaultRelayMaxBytes
 	// DefaultMaxRequestBytes (KNTRACE_RELAY_MAX_REQUEST_BYTES) bounds one
 	// request body after decompression.
-	DefaultMaxRequestBytes = 4 << 20
+	DefaultMaxRequestBytes = conventions.DefaultRelayMaxRequestBytes
 	// DefaultForwardBatchBytes bounds one forwarded export: queued payloads are
 	// concatenated (protobuf concatenation merges their resource spans) up to
 	// this size.

@@ -23,6 +23,31 @@ import (
 	"time"
 )
 
+// Errors Accept returns.
+var (
+	ErrFull   = errors.New("relay queue full: retry later")
+	ErrClosed = errors.New("relay shutting down")
+)
+
+// Accept queues one protobuf ExportTraceServiceRequest for forwarding, as
+// an OTLP/HTTP export of it would be, for a caller in the same process that
+// received it some other way (an OTLP/gRPC receiver). It fails with
+// ErrFull, ErrClosed or a decoding error naming what is wrong; payload must
+// not be changed afterwards.
+func (r *Relay) Accept(payload []byte) error {
+	spans, err := CountSpans(payload)
+	if err != nil {
+		return err
+	}
+	switch r.enqueue(payload, spans) {
+	case enqueueFull:
+		return ErrFull
+	case enqueueClosed:
+		return ErrClosed
+	}
+	return nil
+}
+
 type enqueueResult int
 
 const (

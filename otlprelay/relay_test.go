@@ -21,6 +21,7 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -582,4 +583,36 @@ func TestRelayServesTheOTLPExporter(t *testing.T) {
 	if diff := cmp.Diff(want, c.names()); diff != "" {
 		t.Errorf("forwarded (-want +got):\n%s", diff)
 	}
+}
+
+// TestRelayAccept: a payload handed over in the same process is forwarded
+// like an HTTP export; a full queue and a malformed payload are refused.
+func TestRelayAccept(t *testing.T) {
+	c := newFakeCollector(t, conventions.ProtocolGRPC)
+	r := startRelay(t, c)
+	pb, err := proto.Marshal(otlpRequest("svc", 0x31, "a", "b"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Accept(pb); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Drain(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"a", "b"}, c.names()); diff != "" {
+		t.Errorf("forwarded (-want +got):\n%s", diff)
+	}
+	if err := r.Accept([]byte{0x0a, 0x05, 0x01}); err == nil {
+		t.Error("Accept of a malformed payload: no error")
+	}
+	small := startRelay(t, c, WithQueueBytes(len(pb)+1), WithMaxRequestBytes(len(pb)+1))
+	c.set(true, false)
+	if err := small.Accept(pb); err != nil {
+		t.Fatal(err)
+	}
+	if err := small.Accept(pb); !errors.Is(err, ErrFull) {
+		t.Errorf("Accept into a full queue = %v, want ErrFull", err)
+	}
+	c.set(false, false)
 }

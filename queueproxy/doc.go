@@ -29,7 +29,10 @@ limitations under the License.
 //     http/protobuf on the relay, OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is set),
 //     so spans of the queue-proxy and of an app in any language that
 //     exports to localhost survive a collector that is not reachable yet and
-//     scale to zero;
+//     scale to zero; the revision's kntrace.dev/relay-max-bytes,
+//     kntrace.dev/relay-max-request-bytes and kntrace.dev/relay-drain-timeout
+//     annotations (written by kntrace's webhook from config-kntrace when a
+//     revision sets none) bound it, and win over KNTRACE_RELAY_*;
 //   - makes sampling parent-based (OTEL_TRACES_SAMPLER=
 //     parentbased_traceidratio, OTEL_TRACES_SAMPLER_ARG the rate of
 //     config-observability, or of the revision's kntrace.dev/sampling-rate
@@ -37,8 +40,8 @@ limitations under the License.
 //     operator's own OTEL_TRACES_SAMPLER or _ARG wins (conventions.SamplerEnv).
 //
 // The files follow that order: options.go (Setup's options and the
-// environment), observability.go and podinfo.go (what Setup reads),
-// queueproxy.go (Setup, Main), sharedmain.go (the Option), spans.go,
+// environment), observability.go, podinfo.go and relaylimits.go (what
+// Setup reads), queueproxy.go (Setup, Main), sharedmain.go (the Option), spans.go,
 // handler.go, transport.go and readiness.go (what the Option installs).
 //
 // The sharedmain Option then installs, once Knative has built its tracer
@@ -62,6 +65,7 @@ limitations under the License.
 //
 // At SIGTERM Knative drains requests as upstream does; then Knative flushes
 // its spans into the relay and the relay forwards what it holds, bounded by
+// the kntrace.dev/relay-drain-timeout annotation, else
 // KNTRACE_RELAY_DRAIN_TIMEOUT.
 //
 // Tracing never costs a request: a relay that cannot listen leaves the

@@ -56,14 +56,15 @@ func NewHandler(next http.Handler, spans *SpanProcessor, timeline *coldstart.Tim
 // ServeHTTP implements http.Handler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	var rs *requestSpans
+	var (
+		rs    requestSpans
+		found bool
+	)
 	if h.spans != nil {
-		if found, ok := h.spans.spansOf(ctx); ok {
-			rs = found
-			if trace.SpanFromContext(ctx) != rs.proxy {
-				ctx = trace.ContextWithSpan(ctx, rs.proxy)
-				r = r.WithContext(ctx)
-			}
+		var inProxy bool
+		if rs, inProxy, found = h.spans.spansOf(ctx); found && !inProxy {
+			ctx = trace.ContextWithSpan(ctx, rs.proxy)
+			r = r.WithContext(ctx)
 		}
 	}
 	if _, claimed := h.timeline.FirstRequest(); !claimed && !netheader.IsProbe(r) {
@@ -71,7 +72,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if h.timeline.ClaimFirstRequest(now) {
 			w.Header().Set(coldstart.Header, h.timeline.HeaderValue())
 			parent := ctx
-			if rs != nil && rs.server.SpanContext().IsValid() {
+			if found && rs.server.SpanContext().IsValid() {
 				parent = trace.ContextWithSpan(ctx, rs.server)
 			}
 			trace.SpanFromContext(parent).SetAttributes(semconv.FaaSColdstart(true))

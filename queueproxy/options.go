@@ -27,6 +27,7 @@ import (
 	"knative.dev/serving/pkg/queue/sharedmain"
 
 	"github.com/kntrace/kntrace/coldstart"
+	"github.com/kntrace/kntrace/conventions"
 	"github.com/kntrace/kntrace/internal/envvar"
 	"github.com/kntrace/kntrace/otlprelay"
 )
@@ -38,7 +39,7 @@ const (
 	DefaultPodInfoAnnotations = sharedmain.PodInfoAnnotationsPath
 	// DefaultRelayDrainTimeout bounds the relay's drain after Knative's Main
 	// has returned.
-	DefaultRelayDrainTimeout = 10 * time.Second
+	DefaultRelayDrainTimeout = conventions.DefaultRelayDrainTimeout
 )
 
 // Environment variables kntrace's queue-proxy reads besides Knative's own
@@ -62,6 +63,7 @@ type config struct {
 	relayOpts   []otlprelay.Option
 	timeline    *coldstart.Timeline
 	drain       time.Duration
+	drainSet    bool // by WithRelayDrainTimeout, which wins over the annotation
 	noRelay     bool
 	readFile    func(string) ([]byte, error)
 	probePeriod time.Duration
@@ -128,6 +130,7 @@ func newConfig(opts []Option) config {
 	if c.podInfo == "" {
 		c.podInfo = cmp.Or(c.getenv(EnvPodInfoAnnotations), DefaultPodInfoAnnotations)
 	}
+	c.drainSet = c.drain > 0
 	if c.drain <= 0 {
 		d, ok, err := envvar.Millis(c.getenv, EnvRelayDrainTimeout)
 		if err != nil {
@@ -146,7 +149,9 @@ func newConfig(opts []Option) config {
 		}
 	}
 	if c.timeline == nil {
-		c.timeline = coldstart.NewTimeline(coldstart.WithSource(coldstart.SourceQueueProxy))
+		// Knative sets SERVING_POD to the pod's name; the activator passes
+		// it on with the cold start so its Kubernetes phases can be found.
+		c.timeline = coldstart.NewTimeline(coldstart.WithSource(coldstart.SourceQueueProxy), coldstart.WithPod(c.getenv("SERVING_POD")))
 	}
 	return c
 }

@@ -71,6 +71,10 @@ func Setup(opts ...Option) (*QueueProxy, error) {
 		}
 	}
 	q.propagator = q.buildPropagator()
+	limits, drain := q.relayLimits()
+	if drain > 0 && !c.drainSet {
+		q.cfg.drain = drain
+	}
 
 	if !t.Exports() {
 		return q, nil
@@ -83,7 +87,7 @@ func Setup(opts ...Option) (*QueueProxy, error) {
 		otlprelay.WithCollector(t.Protocol, collectorEndpoint(t, c.getenv)),
 		otlprelay.WithLogger(c.logger),
 		otlprelay.WithEnv(c.getenv),
-	}, c.relayOpts...)
+	}, append(limits, c.relayOpts...)...)
 	relay, err := otlprelay.New(relayOpts...)
 	if err != nil {
 		c.logger.Error("no OTLP relay; spans go to the collector directly, as upstream", "error", err)

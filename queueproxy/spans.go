@@ -51,10 +51,16 @@ type requestSpans struct {
 // and remembers, while each request runs, its server and proxy spans so the
 // proxy handler can find them from the span in its context. Register it on
 // the tracer provider Knative builds (Option does).
+//
+// It runs twice per sampled request (the proxy span's start and end), so
+// the registry is a plain map of values under a mutex: no allocation per
+// request once the map has grown to the requests in flight.
 type SpanProcessor struct {
 	revision string
 	names    map[string]string // otelhttp's name (the method) → ours
-	live     sync.Map          // trace.SpanID of a proxy span → *requestSpans
+
+	mu   sync.Mutex
+	live map[trace.SpanID]requestSpans // by the proxy span's ID
 }
 
 var _ sdktrace.SpanProcessor = (*SpanProcessor)(nil)
@@ -62,7 +68,7 @@ var _ sdktrace.SpanProcessor = (*SpanProcessor)(nil)
 // NewSpanProcessor names server spans "<METHOD> <revision>" ("<METHOD>"
 // alone when revision is empty).
 func NewSpanProcessor(revision string) *SpanProcessor {
-	p := &SpanProcessor{revision: revision, names: map[string]string{}}
+	p := &SpanProcessor{revision: revision, names: map[string]string{}, live: map[trace.SpanID]requestSpans{}}
 	for _, m := range httpMethods {
 		p.names[m] = p.serverName(m)
 	}
@@ -94,14 +100,19 @@ func (p *SpanProcessor) OnStart(parent context.Context, s sdktrace.ReadWriteSpan
 		if s.Name() != SpanProxy || s.InstrumentationScope().Name != KnativeScope {
 			return
 		}
-		p.live.Store(s.SpanContext().SpanID(), &requestSpans{server: trace.SpanFromContext(parent), proxy: s})
+		rs := requestSpans{server: trace.SpanFromContext(parent), proxy: s}
+		p.mu.Lock()
+		p.live[s.SpanContext().SpanID()] = rs
+		p.mu.Unlock()
 	}
 }
 
 // OnEnd forgets a finished proxy span.
 func (p *SpanProcessor) OnEnd(s sdktrace.ReadOnlySpan) {
 	if s.SpanKind() == trace.SpanKindInternal && s.Name() == SpanProxy {
-		p.live.Delete(s.SpanContext().SpanID())
+		p.mu.Lock()
+		delete(p.live, s.SpanContext().SpanID())
+		p.mu.Unlock()
 	}
 }
 
@@ -112,25 +123,25 @@ func (p *SpanProcessor) Shutdown(context.Context) error { return nil }
 func (p *SpanProcessor) ForceFlush(context.Context) error { return nil }
 
 // spansOf finds the request's proxy and server spans from the span in ctx:
-// upstream's ended kn.queueproxy.wait span (its parent is the proxy span)
-// or the proxy span itself (no container concurrency, no wait).
-func (p *SpanProcessor) spansOf(ctx context.Context) (*requestSpans, bool) {
-	ro, ok := trace.SpanFromContext(ctx).(sdktrace.ReadOnlySpan)
-	if !ok {
-		return nil, false
+// upstream's ended kn.queueproxy.wait span (its parent is the proxy span;
+// inProxy is false) or the proxy span itself (no container concurrency, no
+// wait; inProxy is true).
+func (p *SpanProcessor) spansOf(ctx context.Context) (rs requestSpans, inProxy, ok bool) {
+	ro, isSDK := trace.SpanFromContext(ctx).(sdktrace.ReadOnlySpan)
+	if !isSDK {
+		return requestSpans{}, false, false
 	}
 	var id trace.SpanID
 	switch ro.Name() {
 	case SpanWait:
 		id = ro.Parent().SpanID()
 	case SpanProxy:
-		id = ro.SpanContext().SpanID()
+		id, inProxy = ro.SpanContext().SpanID(), true
 	default:
-		return nil, false
+		return requestSpans{}, false, false
 	}
-	v, ok := p.live.Load(id)
-	if !ok {
-		return nil, false
-	}
-	return v.(*requestSpans), true
+	p.mu.Lock()
+	rs, ok = p.live[id]
+	p.mu.Unlock()
+	return rs, inProxy, ok
 }

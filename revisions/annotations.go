@@ -19,6 +19,7 @@ package revisions
 import (
 	"strconv"
 	"strings"
+	"time"
 
 	"knative.dev/pkg/apis"
 
@@ -53,4 +54,25 @@ func ParsePropagators(v string) (string, *apis.FieldError) {
 			"want a comma-separated list of "+strings.Join(propagation.Names(), ", "))
 	}
 	return p, nil
+}
+
+// ParseRelayBytes reads kntrace.dev/relay-max-bytes or
+// kntrace.dev/relay-max-request-bytes (annotation): a size in bytes with an
+// optional Ki, Mi or Gi suffix, from 64Ki to 1Gi.
+func ParseRelayBytes(annotation, v string) (int64, *apis.FieldError) {
+	n, err := conventions.ParseByteSize(v)
+	if err != nil {
+		return 0, apis.ErrInvalidValue(v, annotation, "want a size in bytes from 64Ki to 1Gi, e.g. 16Mi or 16777216 (suffixes Ki, Mi, Gi, k, M, G)")
+	}
+	return n, nil
+}
+
+// ParseRelayDrainTimeout reads kntrace.dev/relay-drain-timeout: a duration
+// from 100ms to 5m.
+func ParseRelayDrainTimeout(v string) (time.Duration, *apis.FieldError) {
+	d, err := conventions.ParseDrainTimeout(v)
+	if err != nil {
+		return 0, apis.ErrInvalidValue(v, conventions.RelayDrainTimeoutAnnotation, "want a duration from 100ms to 5m, e.g. 10s or 1m30s")
+	}
+	return d, nil
 }

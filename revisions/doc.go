@@ -25,10 +25,14 @@ limitations under the License.
 //	kntrace.dev/inject: "true"          # or "false" to opt out of a namespace default
 //	kntrace.dev/sampling-rate: "0.25"   # a number in [0, 1]; default from config-kntrace
 //	kntrace.dev/propagators: "tracecontext,baggage,b3"
+//	kntrace.dev/relay-max-bytes: "32Mi"          # the in-pod relay's queue, 64Ki to 1Gi
+//	kntrace.dev/relay-max-request-bytes: "4Mi"   # one export to the relay
+//	kntrace.dev/relay-drain-timeout: "20s"       # the relay's drain at pod stop, 100ms to 5m
 //
 // or for a whole namespace with the label kntrace.dev/inject=enabled.
 // Defaults come from kntrace's own ConfigMap, config-kntrace in
-// kntrace-system (see settings.Config).
+// kntrace-system (see settings.Config); in its tail sampling mode the
+// sampler's rate is 1 unless the object sets kntrace.dev/sampling-rate.
 //
 // On each container of the template Patch sets OTEL_SERVICE_NAME,
 // OTEL_EXPORTER_OTLP_ENDPOINT (kntrace's in-pod relay http://127.0.0.1:4318
@@ -37,8 +41,12 @@ limitations under the License.
 // OTEL_TRACES_SAMPLER=parentbased_traceidratio, OTEL_TRACES_SAMPLER_ARG and
 // OTEL_RESOURCE_ATTRIBUTES; on the template it sets
 // features.knative.dev/queueproxy-podinfo: enabled so that kntrace's
-// queue-proxy can read the revision's annotations. Knative's validation
-// refuses fieldRef env by default, so every value is a literal.
+// queue-proxy can read the revision's annotations, and the relay limits
+// that come from the object's metadata or from config-kntrace (when they
+// differ from the relay's defaults) as kntrace.dev/relay-* template
+// annotations, which the queue-proxy reads through the same podinfo file.
+// Knative's validation refuses fieldRef env by default, so every value is a
+// literal.
 //
 // A variable or annotation the user set is never overwritten. What kntrace
 // added is recorded on the template in the annotation kntrace.dev/injected,

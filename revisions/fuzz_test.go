@@ -116,3 +116,49 @@ func envValue(env []corev1.EnvVar, name string) string {
 	}
 	return ""
 }
+
+// FuzzParseRelayBytes: an accepted size is within the relay's range and
+// formats back to the same size; a refused one names the annotation.
+func FuzzParseRelayBytes(f *testing.F) {
+	for _, s := range []string{"16Mi", "16777216", "64Ki", "1Gi", "100M", "500k", "0", "-1Mi", "+1Mi", "1.5Mi", "Mi", "9223372036854775807Gi", " 4Mi", "1e9", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		n, err := revisions.ParseRelayBytes(conventions.RelayMaxBytesAnnotation, s)
+		if err != nil {
+			if !strings.Contains(err.Error(), conventions.RelayMaxBytesAnnotation) {
+				t.Fatalf("error %q does not name the annotation", err)
+			}
+			return
+		}
+		if n < conventions.MinRelayBytes || n > conventions.MaxRelayBytes {
+			t.Fatalf("ParseRelayBytes(%q) = %d, outside [%d, %d]", s, n, conventions.MinRelayBytes, conventions.MaxRelayBytes)
+		}
+		if n2, err := revisions.ParseRelayBytes(conventions.RelayMaxBytesAnnotation, conventions.FormatByteSize(n)); err != nil || n2 != n {
+			t.Fatalf("FormatByteSize(%d) = %q does not round-trip: %d, %v", n, conventions.FormatByteSize(n), n2, err)
+		}
+	})
+}
+
+// FuzzParseRelayDrainTimeout: an accepted duration is within the relay's
+// range and its String form reads back the same.
+func FuzzParseRelayDrainTimeout(f *testing.F) {
+	for _, s := range []string{"10s", "1m30s", "100ms", "5m", "10", "1h", "-1s", "1e3s", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		d, err := revisions.ParseRelayDrainTimeout(s)
+		if err != nil {
+			if !strings.Contains(err.Error(), conventions.RelayDrainTimeoutAnnotation) {
+				t.Fatalf("error %q does not name the annotation", err)
+			}
+			return
+		}
+		if d < conventions.MinRelayDrainTimeout || d > conventions.MaxRelayDrainTimeout {
+			t.Fatalf("ParseRelayDrainTimeout(%q) = %v, outside the range", s, d)
+		}
+		if d2, err := revisions.ParseRelayDrainTimeout(d.String()); err != nil || d2 != d {
+			t.Fatalf("%v.String() does not round-trip: %v, %v", d, d2, err)
+		}
+	})
+}

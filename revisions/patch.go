@@ -19,8 +19,10 @@ package revisions
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -98,6 +100,13 @@ type Settings struct {
 	SamplingRate float64 `json:"samplingRate"`
 	Propagators  string  `json:"propagators"`
 	Version      string  `json:"version"`
+	// Relay are the relay limits the revision's queue-proxy will run with.
+	Relay settings.RelayLimits `json:"-"`
+	// RelayAnnotations are the kntrace.dev/relay-* annotations kntrace
+	// writes onto the template: values from the object's metadata or from
+	// config-kntrace (when they differ from the relay's defaults), never
+	// over a user's annotation on the template.
+	RelayAnnotations map[string]string `json:"relayAnnotations,omitempty"`
 }
 
 // Env returns the variables kntrace sets, in a fixed order.
@@ -135,9 +144,10 @@ func Resolve(t Target, opts ...Option) (Settings, *apis.FieldError) {
 		ServiceName:  t.ServiceName,
 		Namespace:    t.Meta.Namespace,
 		Endpoint:     cfg.AppEndpoint(),
-		SamplingRate: cfg.SamplingRate,
+		SamplingRate: cfg.HeadSamplingRate(),
 		Propagators:  cfg.Propagators,
 		Version:      o.version,
+		Relay:        cfg.Relay,
 		Reason:       fmt.Sprintf("no %s annotation and namespace label %s is not %q", conventions.InjectAnnotation, conventions.NamespaceLabel, conventions.NamespaceEnabled),
 	}
 	if s.Namespace == "" {
@@ -179,7 +189,114 @@ func Resolve(t Target, opts ...Option) (Settings, *apis.FieldError) {
 			}
 		}
 	}
-	return s, errs
+	return s, errs.Also(resolveRelay(t, cfg, &s))
+}
+
+// relayLimit is one relay limit: its annotation, where Settings keeps it,
+// and how it is read and written.
+type relayLimit struct {
+	annotation string
+	// set parses v into s and returns the canonical text of the value.
+	set func(s *Settings, v string) (string, *apis.FieldError)
+	// fromConfig is config-kntrace's value as text, "" when it is the
+	// relay's default (then nothing is written onto templates).
+	fromConfig func(c *settings.Config) string
+}
+
+var relayLimits = []relayLimit{{
+	annotation: conventions.RelayMaxBytesAnnotation,
+	set: func(s *Settings, v string) (string, *apis.FieldError) {
+		n, err := ParseRelayBytes(conventions.RelayMaxBytesAnnotation, v)
+		s.Relay.MaxBytes = unlessErr(err, n, s.Relay.MaxBytes)
+		return conventions.FormatByteSize(n), err
+	},
+	fromConfig: func(c *settings.Config) string {
+		return unlessDefault(c.Relay.MaxBytes, conventions.DefaultRelayMaxBytes, conventions.FormatByteSize)
+	},
+}, {
+	annotation: conventions.RelayMaxRequestBytesAnnotation,
+	set: func(s *Settings, v string) (string, *apis.FieldError) {
+		n, err := ParseRelayBytes(conventions.RelayMaxRequestBytesAnnotation, v)
+		s.Relay.MaxRequestBytes = unlessErr(err, n, s.Relay.MaxRequestBytes)
+		return conventions.FormatByteSize(n), err
+	},
+	fromConfig: func(c *settings.Config) string {
+		return unlessDefault(c.Relay.MaxRequestBytes, conventions.DefaultRelayMaxRequestBytes, conventions.FormatByteSize)
+	},
+}, {
+	annotation: conventions.RelayDrainTimeoutAnnotation,
+	set: func(s *Settings, v string) (string, *apis.FieldError) {
+		d, err := ParseRelayDrainTimeout(v)
+		s.Relay.DrainTimeout = unlessErr(err, d, s.Relay.DrainTimeout)
+		return d.String(), err
+	},
+	fromConfig: func(c *settings.Config) string {
+		return unlessDefault(c.Relay.DrainTimeout, conventions.DefaultRelayDrainTimeout, time.Duration.String)
+	},
+}}
+
+// unlessErr is v without an error, else keep.
+func unlessErr[T any](err *apis.FieldError, v, keep T) T {
+	if err != nil {
+		return keep
+	}
+	return v
+}
+
+func unlessDefault[T comparable](v, def T, format func(T) string) string {
+	if v == def {
+		return ""
+	}
+	return format(v)
+}
+
+// resolveRelay reads the relay limits: a user's annotation on the template
+// first, then on the object's metadata, then config-kntrace. The template
+// annotations kntrace wrote itself (recorded in InjectedAnnotation) are
+// its copies, not a user's, and are read again from their source.
+func resolveRelay(t Target, cfg *settings.Config, s *Settings) *apis.FieldError {
+	owned := readInjected(t.Template).Annotations
+	var (
+		errs    *apis.FieldError
+		userSet = map[string]bool{}
+	)
+	for _, l := range relayLimits {
+		write := l.fromConfig(cfg)
+		for _, src := range []struct {
+			path        []string
+			annotations map[string]string
+			template    bool
+		}{
+			{[]string{"metadata", "annotations"}, t.Meta.Annotations, false},
+			{[]string{"spec", "template", "metadata", "annotations"}, t.Template.Annotations, true},
+		} {
+			v, ok := src.annotations[l.annotation]
+			if !ok || strings.TrimSpace(v) == "" || (src.template && slices.Contains(owned, l.annotation)) {
+				continue
+			}
+			canonical, err := l.set(s, v)
+			if err != nil {
+				errs = errs.Also(err.ViaField(src.path...))
+				continue
+			}
+			userSet[l.annotation] = true
+			write = canonical
+			if src.template {
+				write = "" // the user's own annotation reaches the pod as it is
+			}
+		}
+		if write != "" {
+			if s.RelayAnnotations == nil {
+				s.RelayAnnotations = map[string]string{}
+			}
+			s.RelayAnnotations[l.annotation] = write
+		}
+	}
+	if userSet[conventions.RelayMaxBytesAnnotation] && userSet[conventions.RelayMaxRequestBytesAnnotation] && s.Relay.MaxRequestBytes > s.Relay.MaxBytes {
+		errs = errs.Also(apis.ErrInvalidValue(conventions.FormatByteSize(s.Relay.MaxRequestBytes), conventions.RelayMaxRequestBytesAnnotation,
+			"want at most "+conventions.RelayMaxBytesAnnotation+" ("+conventions.FormatByteSize(s.Relay.MaxBytes)+")"))
+	}
+	return errs
 }
 
 // Result is what Patch did.
@@ -312,15 +429,30 @@ func Apply(tmpl *servingv1.RevisionTemplateSpec, s Settings) bool {
 			c.Env = nil
 		}
 	}
-	if v, ok := tmpl.Annotations[conventions.PodInfoAnnotation]; !ok || slices.Contains(owned.Annotations, conventions.PodInfoAnnotation) {
-		if v != "enabled" {
+	wantAnn := map[string]string{conventions.PodInfoAnnotation: "enabled"}
+	maps.Copy(wantAnn, s.RelayAnnotations)
+	// Annotations kntrace added that it no longer sets.
+	for _, a := range owned.Annotations {
+		if _, keep := wantAnn[a]; !keep {
+			if _, ok := tmpl.Annotations[a]; ok {
+				delete(tmpl.Annotations, a)
+				changed = true
+			}
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(wantAnn)) {
+		v, ok := tmpl.Annotations[k]
+		if ok && !slices.Contains(owned.Annotations, k) {
+			continue // the user's
+		}
+		if !ok || v != wantAnn[k] {
 			if tmpl.Annotations == nil {
 				tmpl.Annotations = map[string]string{}
 			}
-			tmpl.Annotations[conventions.PodInfoAnnotation] = "enabled"
+			tmpl.Annotations[k] = wantAnn[k]
 			changed = true
 		}
-		next.Annotations = append(next.Annotations, conventions.PodInfoAnnotation)
+		next.Annotations = append(next.Annotations, k)
 	}
 	before, had := tmpl.Annotations[conventions.InjectedAnnotation]
 	writeInjected(tmpl, next)

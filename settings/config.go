@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	cm "knative.dev/pkg/configmap"
@@ -66,6 +67,28 @@ const (
 	// tracing ConfigMaps in line with this one ("false" when another tool,
 	// such as the Knative Operator, owns them).
 	ManageKnativeConfigKey = "manage-knative-config"
+	// SamplingModeKey says where traces are sampled: SamplingModeHead (at
+	// SamplingRateKey, where a trace starts) or SamplingModeTail (every
+	// trace at the head, the scale-out gateways' tail_sampling decides).
+	SamplingModeKey = "sampling-mode"
+	// RelayMaxBytesKey, RelayMaxRequestBytesKey and RelayDrainTimeoutKey are
+	// the cluster-wide limits of the OTLP relay in kntrace's queue-proxy; a
+	// revision's kntrace.dev/relay-* annotations win over them.
+	RelayMaxBytesKey        = "relay-max-bytes"
+	RelayMaxRequestBytesKey = "relay-max-request-bytes"
+	RelayDrainTimeoutKey    = "relay-drain-timeout"
+)
+
+// The values of SamplingModeKey.
+const (
+	// SamplingModeHead samples at SamplingRateKey where a trace starts: the
+	// default, right for one collector.
+	SamplingModeHead = "head"
+	// SamplingModeTail samples every trace at the head (rate 1) and leaves
+	// the decision to the gateways' tail_sampling processor
+	// (config/overlays/scale-out), which keeps every cold start, error and
+	// slow trace and a ratio of the rest.
+	SamplingModeTail = "tail"
 )
 
 // The defaults point at the collector config/ installs.
@@ -75,7 +98,27 @@ const (
 	DefaultZipkinEndpoint        = "http://otel-collector.kntrace-system.svc.cluster.local:9411/api/v2/spans"
 	DefaultSamplingRate          = 0.1
 	DefaultPropagators           = "tracecontext,baggage"
+	DefaultSamplingMode          = SamplingModeHead
 )
+
+// RelayLimits are the limits of the OTLP relay in kntrace's queue-proxy.
+type RelayLimits struct {
+	// MaxBytes bounds the relay's queue of spans.
+	MaxBytes int64
+	// MaxRequestBytes bounds one export an application sends to the relay.
+	MaxRequestBytes int64
+	// DrainTimeout bounds the relay's drain when the pod stops.
+	DrainTimeout time.Duration
+}
+
+// DefaultRelayLimits are the relay's own defaults.
+func DefaultRelayLimits() RelayLimits {
+	return RelayLimits{
+		MaxBytes:        conventions.DefaultRelayMaxBytes,
+		MaxRequestBytes: conventions.DefaultRelayMaxRequestBytes,
+		DrainTimeout:    conventions.DefaultRelayDrainTimeout,
+	}
+}
 
 // Config is the parsed ConfigName.
 type Config struct {
@@ -89,6 +132,10 @@ type Config struct {
 	KntraceQueueProxy   bool
 	QueueSidecarImage   string
 	ManageKnativeConfig bool
+	// SamplingMode is SamplingModeHead or SamplingModeTail.
+	SamplingMode string
+	// Relay are the cluster-wide relay limits.
+	Relay RelayLimits
 }
 
 // DefaultConfig is what an empty ConfigName means.
@@ -101,6 +148,8 @@ func DefaultConfig() *Config {
 		SamplingRate:          DefaultSamplingRate,
 		Propagators:           DefaultPropagators,
 		ManageKnativeConfig:   true,
+		SamplingMode:          DefaultSamplingMode,
+		Relay:                 DefaultRelayLimits(),
 	}
 }
 
@@ -118,6 +167,10 @@ func NewConfigFromMap(data map[string]string) (*Config, error) {
 		cm.AsBool(KntraceQueueProxyKey, &c.KntraceQueueProxy),
 		cm.AsString(QueueSidecarImageKey, &c.QueueSidecarImage),
 		cm.AsBool(ManageKnativeConfigKey, &c.ManageKnativeConfig),
+		cm.AsString(SamplingModeKey, &c.SamplingMode),
+		asByteSize(RelayMaxBytesKey, &c.Relay.MaxBytes),
+		asByteSize(RelayMaxRequestBytesKey, &c.Relay.MaxRequestBytes),
+		asDrainTimeout(RelayDrainTimeoutKey, &c.Relay.DrainTimeout),
 	); err != nil {
 		return nil, fmt.Errorf("%s: %w", ConfigName, err)
 	}
@@ -130,6 +183,7 @@ func NewConfigFromMap(data map[string]string) (*Config, error) {
 	}
 	c.CollectorProtocol = strings.TrimSpace(c.CollectorProtocol)
 	c.QueueSidecarImage = strings.TrimSpace(c.QueueSidecarImage)
+	c.SamplingMode = strings.TrimSpace(c.SamplingMode)
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
@@ -172,7 +226,60 @@ func (c *Config) Validate() error {
 	if !(c.SamplingRate >= 0 && c.SamplingRate <= 1) {
 		return fmt.Errorf("%s: %s %v: want a number in [0, 1]", ConfigName, SamplingRateKey, c.SamplingRate)
 	}
+	switch c.SamplingMode {
+	case SamplingModeHead, SamplingModeTail:
+	default:
+		return fmt.Errorf("%s: %s %q: want %s (sample at %s where a trace starts) or %s (sample every trace, the scale-out gateways decide)",
+			ConfigName, SamplingModeKey, c.SamplingMode, SamplingModeHead, SamplingRateKey, SamplingModeTail)
+	}
+	if c.Relay.MaxRequestBytes > c.Relay.MaxBytes {
+		return fmt.Errorf("%s: %s %s is larger than %s %s: want at most the queue's size",
+			ConfigName, RelayMaxRequestBytesKey, conventions.FormatByteSize(c.Relay.MaxRequestBytes), RelayMaxBytesKey, conventions.FormatByteSize(c.Relay.MaxBytes))
+	}
 	return nil
+}
+
+// HeadSamplingRate is the rate Knative's components and applications
+// sample new traces at: SamplingRate in head mode, 1 in tail mode.
+func (c *Config) HeadSamplingRate() float64 {
+	if c.SamplingMode == SamplingModeTail {
+		return 1
+	}
+	return c.SamplingRate
+}
+
+// asByteSize parses key with conventions.ParseByteSize when it is present
+// and not blank (blank is the relay's default).
+func asByteSize(key string, target *int64) cm.ParseFunc {
+	return func(data map[string]string) error {
+		v, ok := data[key]
+		if !ok || strings.TrimSpace(v) == "" {
+			return nil
+		}
+		n, err := conventions.ParseByteSize(v)
+		if err != nil {
+			return fmt.Errorf("%s: %w", key, err)
+		}
+		*target = n
+		return nil
+	}
+}
+
+// asDrainTimeout parses key with conventions.ParseDrainTimeout when it is
+// present and not blank.
+func asDrainTimeout(key string, target *time.Duration) cm.ParseFunc {
+	return func(data map[string]string) error {
+		v, ok := data[key]
+		if !ok || strings.TrimSpace(v) == "" {
+			return nil
+		}
+		d, err := conventions.ParseDrainTimeout(v)
+		if err != nil {
+			return fmt.Errorf("%s: %w", key, err)
+		}
+		*target = d
+		return nil
+	}
 }
 
 // checkEndpoint wants an absolute http(s) URL: Knative crash-loops on what

@@ -19,6 +19,7 @@ package settings_test
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -48,13 +49,43 @@ func TestNewConfigFromMap(t *testing.T) {
 			settings.KntraceQueueProxyKey:     "true",
 			settings.QueueSidecarImageKey:     "example.com/queue:v1",
 			settings.ManageKnativeConfigKey:   "false",
+			settings.SamplingModeKey:          " tail ",
+			settings.RelayMaxBytesKey:         "64Mi",
+			settings.RelayMaxRequestBytesKey:  "1048576",
+			settings.RelayDrainTimeoutKey:     "30s",
 		},
 		want: &settings.Config{
 			CollectorProtocol: "http/protobuf", CollectorEndpoint: "http://c:4318/v1/traces",
 			CollectorHTTPEndpoint: "http://c:4318", ZipkinEndpoint: "http://c:9411/api/v2/spans",
 			SamplingRate: 1, Propagators: "b3,tracecontext", KntraceQueueProxy: true,
 			QueueSidecarImage: "example.com/queue:v1", ManageKnativeConfig: false,
+			SamplingMode: settings.SamplingModeTail,
+			Relay:        settings.RelayLimits{MaxBytes: 64 << 20, MaxRequestBytes: 1 << 20, DrainTimeout: 30 * time.Second},
 		},
+	}, {
+		name: "blank relay limits are the relay's defaults",
+		data: map[string]string{settings.RelayMaxBytesKey: "", settings.RelayMaxRequestBytesKey: " ", settings.RelayDrainTimeoutKey: ""},
+		want: settings.DefaultConfig(),
+	}, {
+		name:    "unknown sampling mode",
+		data:    map[string]string{settings.SamplingModeKey: "adaptive"},
+		wantErr: `sampling-mode "adaptive": want head`,
+	}, {
+		name:    "relay queue below the floor",
+		data:    map[string]string{settings.RelayMaxBytesKey: "1Ki"},
+		wantErr: "relay-max-bytes: \"1Ki\": want a size from 64Ki to 1Gi",
+	}, {
+		name:    "relay queue not a size",
+		data:    map[string]string{settings.RelayMaxBytesKey: "16MB"},
+		wantErr: settings.RelayMaxBytesKey,
+	}, {
+		name:    "relay request larger than the queue",
+		data:    map[string]string{settings.RelayMaxBytesKey: "1Mi", settings.RelayMaxRequestBytesKey: "2Mi"},
+		wantErr: "relay-max-request-bytes 2Mi is larger than relay-max-bytes 1Mi",
+	}, {
+		name:    "relay drain timeout without a unit",
+		data:    map[string]string{settings.RelayDrainTimeoutKey: "10"},
+		wantErr: settings.RelayDrainTimeoutKey,
 	}, {
 		name:    "rate out of range",
 		data:    map[string]string{settings.SamplingRateKey: "2"},
@@ -112,6 +143,17 @@ func TestNewConfigFromMap(t *testing.T) {
 				t.Errorf("NewConfigFromMap() (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+func TestHeadSamplingRate(t *testing.T) {
+	c := settings.DefaultConfig()
+	if got := c.HeadSamplingRate(); got != settings.DefaultSamplingRate {
+		t.Errorf("head mode: %v, want sampling-rate %v", got, settings.DefaultSamplingRate)
+	}
+	c.SamplingMode = settings.SamplingModeTail
+	if got := c.HeadSamplingRate(); got != 1 {
+		t.Errorf("tail mode: %v, want 1 (the gateways decide)", got)
 	}
 }
 

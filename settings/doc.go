@@ -17,8 +17,11 @@ limitations under the License.
 // Package settings is config-kntrace, kntrace's install-wide settings in
 // kntrace-system: the collector Knative's components export to, the
 // endpoint applications export to, the default sampling rate and
-// propagators, whether kntrace's queue-proxy runs next to every revision and
-// whether kntrace keeps Knative's own tracing ConfigMaps in line.
+// propagators, whether traces are sampled at the head or by the scale-out
+// gateways' tail sampling (HeadSamplingRate), the cluster-wide limits of the
+// OTLP relay in kntrace's queue-proxy, whether kntrace's queue-proxy runs
+// next to every revision and whether kntrace keeps Knative's own tracing
+// ConfigMaps in line.
 //
 // It follows knative.dev/pkg's ConfigMap idiom: ConfigName, DefaultConfig,
 // NewConfigFromMap (declarative parsing with knative.dev/pkg/configmap, then

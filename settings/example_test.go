@@ -64,7 +64,8 @@ func TestShippedConfigMap(t *testing.T) {
 	}
 	for _, key := range []string{settings.CollectorProtocolKey, settings.CollectorEndpointKey, settings.CollectorHTTPEndpointKey,
 		settings.ZipkinEndpointKey, settings.SamplingRateKey, settings.PropagatorsKey, settings.KntraceQueueProxyKey,
-		settings.QueueSidecarImageKey, settings.ManageKnativeConfigKey} {
+		settings.QueueSidecarImageKey, settings.ManageKnativeConfigKey, settings.SamplingModeKey,
+		settings.RelayMaxBytesKey, settings.RelayMaxRequestBytesKey, settings.RelayDrainTimeoutKey} {
 		if _, ok := documented[key]; !ok {
 			t.Errorf("_example does not document %s", key)
 		}

@@ -121,7 +121,7 @@ func (c *Converger) Converge(ctx context.Context, cfg *settings.Config) ([]Write
 // TracingChange is the tracing change that makes Knative export as cfg
 // says, in the shape of the installed Knative.
 func TracingChange(cfg *settings.Config, shape configmaps.Shape) configmaps.Change {
-	rate := cfg.SamplingRate
+	rate := cfg.HeadSamplingRate()
 	if shape == configmaps.ShapeLegacy {
 		if cfg.CollectorProtocol == conventions.ProtocolNone {
 			none := configmaps.BackendNone

@@ -37,7 +37,9 @@ func TestTracingChange(t *testing.T) {
 	def := settings.DefaultConfig()
 	none := settings.DefaultConfig()
 	none.CollectorProtocol = conventions.ProtocolNone
-	rate := 0.1
+	tail := settings.DefaultConfig()
+	tail.SamplingMode = settings.SamplingModeTail
+	rate, one := 0.1, 1.0
 	tests := []struct {
 		name  string
 		cfg   *settings.Config
@@ -46,6 +48,10 @@ func TestTracingChange(t *testing.T) {
 	}{
 		{name: "1.19+: OTLP", cfg: def, shape: configmaps.ShapeObservability,
 			want: configmaps.Change{Protocol: str("grpc"), Endpoint: str(settings.DefaultCollectorEndpoint), SamplingRate: &rate}},
+		{name: "1.19+: tail mode samples every trace at the head", cfg: tail, shape: configmaps.ShapeObservability,
+			want: configmaps.Change{Protocol: str("grpc"), Endpoint: str(settings.DefaultCollectorEndpoint), SamplingRate: &one}},
+		{name: "legacy: tail mode samples every trace at the head", cfg: tail, shape: configmaps.ShapeLegacy,
+			want: configmaps.Change{Protocol: str("zipkin"), Endpoint: str(settings.DefaultZipkinEndpoint), SamplingRate: &one}},
 		{name: "1.19+: off", cfg: none, shape: configmaps.ShapeObservability, want: configmaps.Change{Protocol: str("none")}},
 		{name: "legacy: Zipkin into the collector", cfg: def, shape: configmaps.ShapeLegacy,
 			want: configmaps.Change{Protocol: str("zipkin"), Endpoint: str(settings.DefaultZipkinEndpoint), SamplingRate: &rate}},

@@ -33,4 +33,10 @@ limitations under the License.
 // AdmissionController) and certificates controller together with kntrace's
 // informers, and serves on one configurable address so that tests can bind
 // it to loopback. cmd/webhook is its thin main.
+//
+// Several replicas run side by side (config/ ships two and a
+// PodDisruptionBudget): every replica admits, while the reconciling half
+// (the Converger, the caBundle and the certificates controller) runs only
+// in the replica that holds knative.dev/pkg's leader-election lease, as in
+// Knative's own controllers (Lease, LeaseComponent).
 package webhook

@@ -24,6 +24,7 @@ import (
 	"go.uber.org/zap"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/util/workqueue"
@@ -40,6 +41,10 @@ const (
 	keyCABundle = "cabundle"
 )
 
+// reconcilerQueue names the reconciler's lease:
+// LeaseComponent.reconcilerQueue.00-of-01.
+const reconcilerQueue = "reconciler"
+
 // reconciler runs the work queue: converging Knative's ConfigMaps and
 // writing the CA into the MutatingWebhookConfiguration.
 type reconciler struct {
@@ -48,6 +53,11 @@ type reconciler struct {
 	store     *configStore
 	converger *Converger
 	logger    *zap.SugaredLogger
+	// leader says whether this replica holds the lease; the others drop
+	// their keys (the leader sees the same events).
+	leader interface {
+		IsLeaderFor(types.NamespacedName) bool
+	}
 }
 
 func (r *reconciler) run(ctx context.Context, queue workqueue.TypedRateLimitingInterface[string], resync time.Duration) {
@@ -69,6 +79,11 @@ func (r *reconciler) run(ctx context.Context, queue workqueue.TypedRateLimitingI
 		key, quit := queue.Get()
 		if quit {
 			return
+		}
+		if !r.leader.IsLeaderFor(types.NamespacedName{Namespace: system.Namespace(), Name: key}) {
+			queue.Forget(key)
+			queue.Done(key)
+			continue
 		}
 		var err error
 		switch key {

@@ -30,6 +30,7 @@ import (
 	"golang.org/x/sync/errgroup"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
@@ -39,9 +40,11 @@ import (
 	"knative.dev/pkg/controller"
 	"knative.dev/pkg/injection"
 	secretinformer "knative.dev/pkg/injection/clients/namespacedkube/informers/core/v1/secret"
+	"knative.dev/pkg/leaderelection"
 	"knative.dev/pkg/logging"
 	"knative.dev/pkg/network/handlers"
 	knativetls "knative.dev/pkg/network/tls"
+	pkgreconciler "knative.dev/pkg/reconciler"
 	"knative.dev/pkg/system"
 	knwebhook "knative.dev/pkg/webhook"
 	"knative.dev/pkg/webhook/certificates"
@@ -62,12 +65,15 @@ const (
 // Run serves admission and runs the controllers until ctx ends. The
 // environment variable SYSTEM_NAMESPACE names kntrace's namespace.
 func Run(ctx context.Context, cfg *rest.Config, opts ...Option) error {
-	rc := runConfig{address: ":8443", version: "devel", resync: 10 * time.Minute, grace: 5 * time.Second}
+	rc := runConfig{address: ":8443", version: "devel", resync: 10 * time.Minute, grace: 5 * time.Second, lease: DefaultLease}
 	for _, o := range opts {
 		o.apply(&rc)
 	}
 	if os.Getenv(system.NamespaceEnvKey) == "" {
 		return fmt.Errorf("%s is not set: it names kntrace's namespace (%s in config/)", system.NamespaceEnvKey, conventions.SystemNamespace)
+	}
+	if l := rc.lease; l.RetryPeriod <= 0 || l.RenewDeadline <= l.RetryPeriod || l.Duration <= l.RenewDeadline {
+		return fmt.Errorf("lease %v, renew deadline %v, retry period %v: want 0 < retry period < renew deadline < lease duration", l.Duration, l.RenewDeadline, l.RetryPeriod)
 	}
 	if rc.logger == nil {
 		rc.logger, _ = logging.NewLogger("", "info")
@@ -80,6 +86,13 @@ func Run(ctx context.Context, cfg *rest.Config, opts ...Option) error {
 	// Secret informer of the system namespace that certificates use.
 	ctx, pkgInformers := injection.Default.SetupInformers(ctx, cfg)
 	kube := kubeclient.Get(ctx)
+	// Every replica serves admission; the reconciling half (kntrace's
+	// reconciler and knative.dev/pkg's certificates controller, which builds
+	// its elector from this context) runs only where the lease is held.
+	ctx = leaderelection.WithStandardLeaderElectorBuilder(ctx, kube, leaderelection.ComponentConfig{
+		Component: LeaseComponent, Buckets: 1,
+		LeaseDuration: rc.lease.Duration, RenewDeadline: rc.lease.RenewDeadline, RetryPeriod: rc.lease.RetryPeriod,
+	})
 	secrets := secretinformer.Get(ctx)
 	certController := certificates.NewController(ctx, configmap.NewStaticWatcher())
 
@@ -182,8 +195,25 @@ func Run(ctx context.Context, cfg *rest.Config, opts ...Option) error {
 	logger.Info("informers synced; admitting")
 
 	eg.Go(func() error { return certController.RunContext(egCtx, 1) })
+	leader := &pkgreconciler.LeaderAwareFuncs{
+		// Promoted: reconcile everything at once, as the last leader may
+		// have died between an event and its write.
+		PromoteFunc: func(pkgreconciler.Bucket, func(pkgreconciler.Bucket, types.NamespacedName)) error {
+			queue.Add(keyConverge)
+			queue.Add(keyCABundle)
+			return nil
+		},
+	}
+	elector, err := leaderelection.BuildElector(egCtx, leader, reconcilerQueue, func(_ pkgreconciler.Bucket, key types.NamespacedName) { queue.Add(key.Name) })
+	if err != nil {
+		return fmt.Errorf("leader election: %w", err)
+	}
 	eg.Go(func() error {
-		r := &reconciler{kube: kube, secrets: secrets.Lister(), store: store, converger: NewConverger(kube), logger: logger}
+		elector.Run(egCtx)
+		return nil
+	})
+	eg.Go(func() error {
+		r := &reconciler{kube: kube, secrets: secrets.Lister(), store: store, converger: NewConverger(kube), logger: logger, leader: leader}
 		r.run(egCtx, queue, rc.resync)
 		return nil
 	})

@@ -31,6 +31,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/yaml"
 
+	"github.com/kntrace/kntrace/conventions"
 	"github.com/kntrace/kntrace/test/apiserver"
 	"github.com/kntrace/kntrace/test/manifests"
 )
@@ -72,7 +73,10 @@ func TestOverlayPatchesKnativeActivator(t *testing.T) {
 	c := &want.Template.Spec.Containers[0]
 	c.Image = image
 	// A strategic merge puts list entries it adds first.
-	c.Env = append([]corev1.EnvVar{{Name: "OTEL_PROPAGATORS", Value: "tracecontext,baggage"}}, c.Env...)
+	c.Env = append([]corev1.EnvVar{
+		{Name: "OTEL_PROPAGATORS", Value: "tracecontext,baggage"},
+		{Name: conventions.EnvPodstart, Value: "http://" + conventions.PodstartName + "." + conventions.SystemNamespace + ".svc.cluster.local:8080"},
+	}, c.Env...)
 	if diff := cmp.Diff(*want, after.Spec); diff != "" {
 		t.Errorf("Deployment spec after the patch (-want +got):\n%s", diff)
 	}

@@ -17,12 +17,20 @@ limitations under the License.
 package main
 
 import (
+	"bytes"
 	"context"
+	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -32,77 +40,338 @@ import (
 // Load of one benchmark operation: requests sent by concurrent clients over
 // keep-alive connections, after a warm-up that also takes the cold start.
 const (
-	benchRequests    = 2000
+	benchRequests    = 2000 // per side and operation
+	benchSlices      = 8    // the sides take turns every benchRequests/benchSlices requests
 	benchConcurrency = 8
 	benchWarmup      = 200
 	benchStarts      = 5 // queue-proxy starts per start-up operation
 )
 
-// BenchmarkQueueProxy measures a running queue-proxy in front of the test
-// app, each side with the environment Knative's code gives it, spans
-// exported to a real Collector: throughput (req/s) and latency percentiles
-// (p50-ms, p99-ms) of benchRequests requests per operation.
+// profileDir, when set, makes BenchmarkQueueProxy turn on Knative's
+// profiling server (config-observability runtime-profiling, the same on both
+// sides) and, after the timed requests, record a CPU profile and an
+// execution trace of each queue-proxy process under the same load, with the
+// number of requests each covers in requests.txt. Blocking profiles come
+// from the trace (go tool trace -pprof=sync|net|syscall|sched): neither
+// binary sets a block profile rate.
+var (
+	profileDir  = flag.String("queue.profile", "", "write CPU profiles and execution traces of both queue-proxies under load to this directory")
+	profileTime = flag.Duration("queue.profile-time", 5*time.Second, "length of each profile taken with -queue.profile")
+)
+
+// BenchmarkQueueProxy measures kntrace's and upstream's queue-proxy, each
+// in front of the test app with the environment Knative's code gives it and
+// spans exported to a real Collector, at sampling rates 1 and 0.
+//
+// Both pods run at once and take the load in turns: benchSlices slices per
+// side and operation, the side that goes first alternating, so that a
+// machine shared with other work weighs on both alike. Each side's
+// sub-benchmark then reports that side's figures: throughput (req/s, and
+// ns/op as wall time per request), latency percentiles (p50-ms, p99-ms) and
+// the queue-proxy process's CPU time per 1000 requests (qp-cpu-ms/kreq,
+// including the exports it does after the requests), which varies much
+// less with other load on the machine than time does.
+//
+// Both apps export their own spans too, so that both sides deliver the same
+// spans: kntrace's to the relay on localhost:4318 (what kntrace's webhook
+// injects), upstream's straight to the Collector (what a user of upstream
+// sets up, as nothing listens on localhost:4318 there).
 func BenchmarkQueueProxy(b *testing.B) {
 	_, app := built(b)
 	stack := backends.Start(b, true)
+	sides := []string{sideKntrace, sideUpstream}
 	for _, rate := range []string{"1", "0"} {
-		for _, side := range []string{sideKntrace, sideUpstream} {
-			b.Run(fmt.Sprintf("sampling=%s/%s", rate, side), func(b *testing.B) {
-				b.ReportAllocs()
-				ns := newNetns(b)
-				fwd := newForwarder(b, ns.hostIP, stack.Collector.GRPC)
-				spec := makePod(b, revisionSpec{observability: tracingSpec(fwd.Addr(), rate), concurrency: 0})
-				p := startPod(b, ns, spec, podOptions{queueBinary: queueBinary(b, side), appBinary: app})
-				if _, err := load(p, benchWarmup); err != nil {
-					b.Fatal(err)
-				}
-				var all []time.Duration
-				var elapsed time.Duration
-				b.ResetTimer()
-				for range b.N {
-					start := time.Now()
-					lat, err := load(p, benchRequests)
-					elapsed += time.Since(start)
-					if err != nil {
-						b.Fatal(err)
+		b.Run("sampling="+rate, func(b *testing.B) {
+			b.ReportAllocs()
+			pods := make([]*benchPod, len(sides))
+			for i, side := range sides {
+				pods[i] = startBenchPod(b, stack, app, side, rate)
+			}
+			for _, p := range pods {
+				p.start(b)
+			}
+			b.ResetTimer()
+			for range b.N {
+				for s := range benchSlices {
+					for k := range pods {
+						p := pods[(s+k)%len(pods)]
+						if err := p.measure(benchRequests / benchSlices); err != nil {
+							b.Fatalf("%s: %v", p.side, err)
+						}
 					}
-					all = append(all, lat...)
 				}
-				b.StopTimer()
-				slices.Sort(all)
-				b.ReportMetric(float64(len(all))/elapsed.Seconds(), "req/s")
-				b.ReportMetric(ms(percentile(all, 0.50)), "p50-ms")
-				b.ReportMetric(ms(percentile(all, 0.99)), "p99-ms")
-			})
+			}
+			b.StopTimer()
+			for _, p := range pods {
+				p.stop(b)
+			}
+			for _, p := range pods {
+				b.Run(p.side, func(b *testing.B) {
+					b.ReportAllocs()
+					p.report(b)
+				})
+			}
+			if *profileDir != "" {
+				for _, p := range pods {
+					profileUnderLoad(b, p.pod, fmt.Sprintf("sampling-%s-%s", rate, p.side))
+				}
+			}
+		})
+	}
+}
+
+// benchPod is one side's pod in BenchmarkQueueProxy and what was measured
+// through it.
+type benchPod struct {
+	side     string
+	pod      *pod
+	exported []*forwarder // the pod's ways to the Collector
+
+	latencies []time.Duration
+	elapsed   time.Duration
+	cpu       time.Duration // the queue-proxy's, between start and stop
+	bytes     int64         // sent towards the Collector, between start and stop
+}
+
+// startBenchPod starts side's pod at the sampling rate and warms it up.
+func startBenchPod(b *testing.B, stack *backends.Stack, app, side, rate string) *benchPod {
+	b.Helper()
+	ns := newNetns(b)
+	fwd := newForwarder(b, ns.hostIP, stack.Collector.GRPC)
+	bp := &benchPod{side: side, exported: []*forwarder{fwd}}
+	obs := tracingSpec(fwd.Addr(), rate)
+	if *profileDir != "" {
+		obs["runtime-profiling"] = "enabled"
+	}
+	opts := podOptions{queueBinary: queueBinary(b, side), appBinary: app}
+	if side == sideUpstream {
+		direct := newForwarder(b, ns.hostIP, stack.Collector.HTTP)
+		bp.exported = append(bp.exported, direct)
+		opts.appEnv = []string{"OTEL_EXPORTER_OTLP_ENDPOINT=http://" + direct.Addr()}
+	}
+	bp.pod = startPod(b, ns, makePod(b, revisionSpec{observability: obs, concurrency: 0}), opts)
+	if _, err := load(bp.pod, benchWarmup); err != nil {
+		b.Fatalf("%s: warm-up: %v", side, err)
+	}
+	return bp
+}
+
+func (p *benchPod) sent() int64 {
+	var n int64
+	for _, f := range p.exported {
+		n += f.sent.Load()
+	}
+	return n
+}
+
+// start and stop bracket the measurement: the queue-proxy's CPU time and
+// the bytes its pod sends towards the Collector in between count.
+func (p *benchPod) start(b *testing.B) {
+	b.Helper()
+	// The wrappers (ip netns exec, env) exec the binary: the process is
+	// the queue-proxy itself, or its CPU time would not be.
+	exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", p.pod.queue.Pid()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	if bin, err := filepath.EvalSymlinks(p.pod.queueBin); err != nil || bin != exe {
+		b.Fatalf("%s: process %d runs %s, not the queue-proxy %s (%v)", p.side, p.pod.queue.Pid(), exe, p.pod.queueBin, err)
+	}
+	cpu, err := processCPU(p.pod.queue.Pid())
+	if err != nil {
+		b.Fatal(err)
+	}
+	p.cpu, p.bytes = -cpu, -p.sent()
+}
+
+func (p *benchPod) stop(b *testing.B) {
+	b.Helper()
+	cpu, err := processCPU(p.pod.queue.Pid())
+	if err != nil {
+		b.Fatal(err)
+	}
+	p.cpu += cpu
+	p.bytes += p.sent()
+}
+
+// measure sends n requests through the pod.
+func (p *benchPod) measure(n int) error {
+	start := time.Now()
+	lat, err := load(p.pod, n)
+	p.elapsed += time.Since(start)
+	p.latencies = append(p.latencies, lat...)
+	return err
+}
+
+func (p *benchPod) report(b *testing.B) {
+	slices.Sort(p.latencies)
+	n := float64(len(p.latencies))
+	b.ReportMetric(float64(p.elapsed.Nanoseconds())/n, "ns/op")
+	b.ReportMetric(n/p.elapsed.Seconds(), "req/s")
+	b.ReportMetric(ms(percentile(p.latencies, 0.50)), "p50-ms")
+	b.ReportMetric(ms(percentile(p.latencies, 0.99)), "p99-ms")
+	b.ReportMetric(ms(p.cpu)/(n/1000), "qp-cpu-ms/kreq")
+	b.Logf("%s: %.0f bytes of spans sent towards the Collector per request", p.side, float64(p.bytes)/n)
+}
+
+// profileUnderLoad keeps benchConcurrency clients sending requests through
+// p while it takes a CPU profile, then an execution trace, of p's
+// queue-proxy from Knative's profiling server, and writes them to
+// profileDir as name.cpu.pprof and name.trace.
+func profileUnderLoad(b *testing.B, p *pod, name string) {
+	b.Helper()
+	if err := os.MkdirAll(*profileDir, 0o755); err != nil {
+		b.Fatal(err)
+	}
+	stop := make(chan struct{})
+	loadErr := make(chan error, 1)
+	var sent atomic.Int64
+	go func() {
+		for {
+			select {
+			case <-stop:
+				loadErr <- nil
+				return
+			default:
+			}
+			if _, err := load(p, benchWarmup); err != nil {
+				loadErr <- err
+				return
+			}
+			sent.Add(benchWarmup)
+		}
+	}()
+	base := "http://" + net.JoinHostPort(p.ns.podIP, profilingPort) + "/debug/pprof/"
+	secs := fmt.Sprintf("?seconds=%d", int(profileTime.Seconds()))
+	var fetchErr error
+	for _, f := range []struct{ path, file string }{{"profile", name + ".cpu.pprof"}, {"trace", name + ".trace"}} {
+		before := sent.Load()
+		if fetchErr = fetch(base+f.path+secs, filepath.Join(*profileDir, f.file), *profileTime+30*time.Second); fetchErr != nil {
+			break
+		}
+		// Benchmarks that have sub-benchmarks print no log: the
+		// counts go next to the profiles, to scale them per request.
+		if err := appendLine(filepath.Join(*profileDir, "requests.txt"), fmt.Sprintf("%s: about %d requests", f.file, sent.Load()-before)); err != nil {
+			b.Fatal(err)
 		}
 	}
+	close(stop)
+	if err := <-loadErr; err != nil {
+		b.Fatalf("load while profiling: %v", err)
+	}
+	if fetchErr != nil {
+		b.Fatal(fetchErr)
+	}
+}
+
+func appendLine(file, line string) error {
+	f, err := os.OpenFile(file, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err := fmt.Fprintln(f, line); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// profilingPort is Knative's default (knative.dev/pkg/observability/runtime).
+const profilingPort = "8008"
+
+// fetch writes the body of a GET of url to file.
+func fetch(url, file string, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	f, err := os.Create(file)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		f.Close()
+		return fmt.Errorf("GET %s: %w", url, err)
+	}
+	return f.Close()
 }
 
 // BenchmarkQueueProxyStartup measures a queue-proxy's start to its first
 // passing readiness probe (the app already listening, tracing on at rate
-// 1): ready-ms is the median of benchStarts starts per operation.
+// 1). Both sides' pods run at once and their queue-proxies restart in
+// turns, benchStarts times each per operation, so that other load on the
+// machine weighs on both alike; each side's sub-benchmark reports ready-ms,
+// the median of its starts.
 func BenchmarkQueueProxyStartup(b *testing.B) {
 	_, app := built(b)
 	stack := backends.Start(b, true)
-	for _, side := range []string{sideKntrace, sideUpstream} {
+	sides := []string{sideKntrace, sideUpstream}
+	pods := make([]*pod, len(sides))
+	for i, side := range sides {
+		ns := newNetns(b)
+		fwd := newForwarder(b, ns.hostIP, stack.Collector.GRPC)
+		spec := makePod(b, revisionSpec{observability: tracingSpec(fwd.Addr(), "1"), concurrency: 0})
+		pods[i] = startPod(b, ns, spec, podOptions{queueBinary: queueBinary(b, side), appBinary: app, appFirst: true})
+	}
+	starts := make([][]time.Duration, len(sides))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		for n := range benchStarts {
+			for k := range sides {
+				i := (n + k) % len(sides)
+				starts[i] = append(starts[i], pods[i].restartQueue(b))
+			}
+		}
+	}
+	b.StopTimer()
+	for i, side := range sides {
 		b.Run(side, func(b *testing.B) {
 			b.ReportAllocs()
-			ns := newNetns(b)
-			fwd := newForwarder(b, ns.hostIP, stack.Collector.GRPC)
-			spec := makePod(b, revisionSpec{observability: tracingSpec(fwd.Addr(), "1"), concurrency: 0})
-			p := startPod(b, ns, spec, podOptions{queueBinary: queueBinary(b, side), appBinary: app, appFirst: true})
-			var starts []time.Duration
-			b.ResetTimer()
-			for range b.N {
-				for range benchStarts {
-					starts = append(starts, p.restartQueue(b))
-				}
-			}
-			b.StopTimer()
-			slices.Sort(starts)
-			b.ReportMetric(ms(percentile(starts, 0.5)), "ready-ms")
+			slices.Sort(starts[i])
+			b.ReportMetric(ms(percentile(starts[i], 0.5)), "ready-ms")
 		})
 	}
+}
+
+// clockTick is USER_HZ, the unit of /proc/<pid>/stat's times on Linux.
+const clockTick = 10 * time.Millisecond
+
+// processCPU reads a process's utime and stime (all its threads, live and
+// exited) from /proc/<pid>/stat.
+func processCPU(pid int) (time.Duration, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// The command name (field 2) may hold spaces; fields after it are plain.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("/proc/%d/stat: no command name", pid)
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0, fmt.Errorf("/proc/%d/stat: %d fields after the name", pid, len(f))
+	}
+	var ticks int64
+	for _, s := range f[11:13] { // utime and stime, fields 14 and 15
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("/proc/%d/stat: %w", pid, err)
+		}
+		ticks += n
+	}
+	return time.Duration(ticks) * clockTick, nil
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

@@ -30,6 +30,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -318,6 +319,7 @@ func (n *netns) release() {
 type forwarder struct {
 	ln   net.Listener
 	to   string
+	sent atomic.Int64 // bytes from pods towards to
 	wg   sync.WaitGroup
 	mu   sync.Mutex
 	conn map[net.Conn]struct{}
@@ -356,7 +358,7 @@ func (f *forwarder) serve() {
 			defer up.Close()
 			f.track(c, up)
 			done := make(chan struct{}, 2)
-			go func() { _, _ = io.Copy(up, c); done <- struct{}{} }()
+			go func() { _, _ = io.Copy(counting{up, &f.sent}, c); done <- struct{}{} }()
 			go func() { _, _ = io.Copy(c, up); done <- struct{}{} }()
 			<-done
 			c.Close()
@@ -364,6 +366,18 @@ func (f *forwarder) serve() {
 			<-done
 		}()
 	}
+}
+
+// counting counts the bytes written to w.
+type counting struct {
+	w io.Writer
+	n *atomic.Int64
+}
+
+func (c counting) Write(b []byte) (int, error) {
+	n, err := c.w.Write(b)
+	c.n.Add(int64(n))
+	return n, err
 }
 
 func (f *forwarder) track(cs ...net.Conn) {
@@ -408,6 +422,9 @@ type podOptions struct {
 	// that ready-started measures the queue-proxy alone.
 	appFirst bool
 	grace    time.Duration
+	// appEnv is added to the app's environment, after (so over) what
+	// Knative's code gives it.
+	appEnv []string
 }
 
 func startPod(t testing.TB, ns *netns, spec podSpec, o podOptions) *pod {
@@ -433,7 +450,7 @@ func startPod(t testing.TB, ns *netns, spec podSpec, o podOptions) *pod {
 		t.Cleanup(func() { killIfRunning(pr) })
 		return pr
 	}
-	appEnv := env(t, spec.app, podName, ns.podIP, ns.hostIP)
+	appEnv := append(env(t, spec.app, podName, ns.podIP, ns.hostIP), o.appEnv...)
 	queueEnv := append(env(t, spec.queue, podName, ns.podIP, ns.hostIP), "KNTRACE_PODINFO_ANNOTATIONS="+info)
 	p.run, p.queueEnv, p.queueBin = run, queueEnv, o.queueBinary
 	if o.appFirst {

@@ -250,8 +250,10 @@ func TestB3AndColdStart(t *testing.T) {
 						t.Errorf("request %d: %d %s spans and %s %q; want them on the first request only", i, len(coldSpans), coldstart.SourceQueueProxy.SpanName(), coldstart.Header, r.timeline)
 					}
 					if i == 0 {
-						if _, _, err := coldstart.ParseHeader(r.timeline); err != nil {
+						if st, err := coldstart.ParseHeader(r.timeline); err != nil {
 							t.Errorf("first response: %v", err)
+						} else if !strings.HasPrefix(st.Pod, testRevision+"-deployment-") {
+							t.Errorf("first response: %s names pod %q, want the queue-proxy's SERVING_POD", coldstart.Header, st.Pod)
 						}
 						if ps := spanByID(tr, coldSpans[0].ParentSpanID()); ps != srv {
 							t.Errorf("%s is not a child of the server span:%s", coldstart.SourceQueueProxy.SpanName(), describe(tr))

@@ -16,8 +16,9 @@ limitations under the License.
 
 // Command webhook is kntrace's in-cluster component: the mutating admission
 // webhook for Knative Services and Configurations and the controller that
-// keeps Knative's tracing ConfigMaps in line with config-kntrace. See the
-// webhook package.
+// keeps Knative's tracing ConfigMaps in line with config-kntrace. Run two
+// or more replicas: every one serves admission, the one holding the lease
+// reconciles. See the webhook package.
 package main
 
 import (
@@ -42,6 +43,9 @@ func main() {
 	kubeconfig := fs.String("kubeconfig", "", "path to a kubeconfig (default: in-cluster configuration)")
 	address := fs.String("address", ":8443", "TLS address to serve admission on")
 	level := fs.String("log-level", "info", "debug, info, warn or error")
+	lease := fs.Duration("lease-duration", webhook.DefaultLease.Duration, "leader election: how long a lease is valid (the longest a dead leader's reconciling is missed)")
+	renew := fs.Duration("renew-deadline", webhook.DefaultLease.RenewDeadline, "leader election: how long the leader retries to renew before it stops reconciling")
+	retry := fs.Duration("retry-period", webhook.DefaultLease.RetryPeriod, "leader election: how often candidates try to take the lease")
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		os.Exit(2)
 	}
@@ -57,6 +61,7 @@ func main() {
 		webhook.WithAddress(*address),
 		webhook.WithVersion(version),
 		webhook.WithLogger(logger.Named("kntrace-webhook")),
+		webhook.WithLease(webhook.Lease{Duration: *lease, RenewDeadline: *renew, RetryPeriod: *retry}),
 	); err != nil {
 		logger.Errorw("webhook stopped", "error", err)
 		_ = logger.Sync()

@@ -30,7 +30,7 @@ import (
 )
 
 // anchors are the last name elements of the side kntrace is compared with.
-var anchors = []string{"otel", "batch", "upstream", "sdk", "no-webhook"}
+var anchors = []string{"otel", "batch", "upstream", "sdk", "no-webhook", "single-collector", "no-tail"}
 
 // Samples holds every measurement: benchmark name → metric unit → values.
 type Samples map[string]map[string][]float64
@@ -134,6 +134,9 @@ type Row struct {
 	Source      string   `json:"targetSource,omitempty"`
 	// Pass is nil when the row has no target.
 	Pass *bool `json:"pass,omitempty"`
+	// NoResult marks the row of a target that no benchmark result answered
+	// (AddMissing); its Workload is the target's pattern.
+	NoResult bool `json:"noResult,omitempty"`
 }
 
 // reported are the metrics shown, in this order; custom metrics a benchmark
@@ -175,6 +178,39 @@ func Pair(samples Samples, targets []Target) []Row {
 	return rows
 }
 
+// AddMissing appends a row, not passing, for every target that no row
+// answers: the benchmark that should have measured it did not run, or
+// reported nothing for one of the two sides.
+func AddMissing(rows []Row, targets []Target) []Row {
+	for _, t := range targets {
+		answered := slices.ContainsFunc(rows, func(r Row) bool {
+			return !r.NoResult && r.Metric == t.Metric && t.Workload.MatchString(r.Workload)
+		})
+		if !answered {
+			pass := false
+			rows = append(rows, Row{Workload: t.Workload.String(), Metric: t.Metric, Target: t.String(), Source: t.Source, Pass: &pass, NoResult: true})
+		}
+	}
+	return rows
+}
+
+// Verdicts counts the rows with a target: passed, missed (measured and
+// outside the target) and without a result.
+func Verdicts(rows []Row) (passed, missed, noResult int) {
+	for _, r := range rows {
+		switch {
+		case r.Pass == nil:
+		case r.NoResult:
+			noResult++
+		case *r.Pass:
+			passed++
+		default:
+			missed++
+		}
+	}
+	return passed, missed, noResult
+}
+
 func metricsOf(a, b map[string][]float64) []string {
 	var out []string
 	for _, m := range reported {
@@ -208,7 +244,9 @@ func ratio(a, b float64) float64 {
 	return a / b
 }
 
-// Write prints rows as an aligned text table.
+// Write prints rows as an aligned text table. Every row with a target ends
+// in its verdict, "pass" or "MISSED"; a target without a result says so
+// ("no result") in place of the figures.
 func Write(w io.Writer, rows []Row) error {
 	tw := &table{}
 	tw.add("workload", "metric", "kntrace (median, spread)", "anchor (median, spread)", "ratio", "target", "")
@@ -216,10 +254,14 @@ func Write(w io.Writer, rows []Row) error {
 		target, verdict := "", ""
 		if r.Pass != nil {
 			target = r.Target
-			verdict = "FAIL"
+			verdict = "MISSED"
 			if *r.Pass {
 				verdict = "pass"
 			}
+		}
+		if r.NoResult {
+			tw.add(r.Workload, r.Metric, "no result", "-", "-", target, verdict)
+			continue
 		}
 		tw.add(strings.TrimPrefix(r.Workload, "Benchmark"), r.Metric, fmtStat(r.Kntrace), r.Anchor+" "+fmtStat(r.Other),
 			fmt.Sprintf("%.2f×", r.Ratio), target, verdict)

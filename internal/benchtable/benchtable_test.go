@@ -35,8 +35,8 @@ BenchmarkExtract/all/kntrace-2         	  300000	      3500 ns/op	     760 B/op	
 BenchmarkExtract/all/otel-2            	  100000	      8000 ns/op	    2087 B/op	      27 allocs/op
 BenchmarkExtract/all/kntrace-2         	  300000	      3100 ns/op	     760 B/op	       8 allocs/op
 BenchmarkExtract/all/otel-2            	  100000	     10000 ns/op	    2087 B/op	      27 allocs/op
-BenchmarkQueueProxy/rate-1/kntrace-2   	       1	  10 p50-ms	  30 p99-ms	  900 req/s
-BenchmarkQueueProxy/rate-1/upstream-2  	       1	  10 p50-ms	  20 p99-ms	 1000 req/s
+BenchmarkQueueProxy/sampling=1/kntrace-2	       1	  10 p50-ms	  30 p99-ms	  900 req/s
+BenchmarkQueueProxy/sampling=1/upstream-2	       1	  10 p50-ms	  20 p99-ms	 1000 req/s
 BenchmarkQueueProxyStartup/kntrace-2   	       1	  30 ready-ms
 BenchmarkQueueProxyStartup/upstream-2  	       1	  24 ready-ms
 BenchmarkLonely/kntrace-2              	       1	  5 ns/op
@@ -58,7 +58,7 @@ func TestPairMediansRatiosTargets(t *testing.T) {
 	for _, r := range rows {
 		pass := "-"
 		if r.Pass != nil {
-			pass = map[bool]string{true: "pass", false: "FAIL"}[*r.Pass]
+			pass = map[bool]string{true: "pass", false: "MISSED"}[*r.Pass]
 		}
 		got = append(got, brief{r.Workload, r.Metric, r.Anchor, r.Kntrace.Median, r.Other.Median, float64(int(r.Ratio*1000)) / 1000, pass})
 	}
@@ -66,10 +66,10 @@ func TestPairMediansRatiosTargets(t *testing.T) {
 		{"BenchmarkExtract/all", "ns/op", "otel", 3100, 9000, 0.344, "pass"},
 		{"BenchmarkExtract/all", "allocs/op", "otel", 8, 27, 0.296, "pass"},
 		{"BenchmarkExtract/all", "B/op", "otel", 760, 2087, 0.364, "-"},
-		{"BenchmarkQueueProxy/rate-1", "p50-ms", "upstream", 10, 10, 1, "-"},
-		{"BenchmarkQueueProxy/rate-1", "p99-ms", "upstream", 30, 20, 1.5, "FAIL"},
-		{"BenchmarkQueueProxy/rate-1", "req/s", "upstream", 900, 1000, 0.9, "FAIL"},
-		{"BenchmarkQueueProxyStartup", "ready-ms", "upstream", 30, 24, 1.25, "FAIL"},
+		{"BenchmarkQueueProxy/sampling=1", "p50-ms", "upstream", 10, 10, 1, "-"},
+		{"BenchmarkQueueProxy/sampling=1", "p99-ms", "upstream", 30, 20, 1.5, "MISSED"},
+		{"BenchmarkQueueProxy/sampling=1", "req/s", "upstream", 900, 1000, 0.9, "MISSED"},
+		{"BenchmarkQueueProxyStartup", "ready-ms", "upstream", 30, 24, 1.25, "MISSED"},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("rows (-want +got):\n%s", diff)

@@ -22,7 +22,16 @@ limitations under the License.
 //
 // A pair is two sub-benchmarks that differ only in their last name element:
 // "kntrace" (or "kntrace-…") against one of the anchors "otel", "batch",
-// "upstream", "sdk" or "no-webhook". Each figure is the median over the
+// "upstream", "sdk", "no-webhook", "single-collector" (the default install's
+// one collector, beside the scale-out pipeline) or "no-tail" (a gateway
+// without tail sampling). Each figure is the median over the
 // rounds, shown with its spread; the ratio is kntrace's median over the
 // anchor's.
+//
+// Run runs the suites `make bench` lists (hack/bench.sh: package, pattern,
+// benchtime) for a number of rounds, the suites taking turns, and refuses to
+// lose a row: a suite that does not compile, fails, skips or panics in a
+// benchmark, or reports no result at all is an error naming it. Every
+// target ends its row with "pass" or "MISSED"; AddMissing gives a target
+// that no row answers a MISSED row of its own ("no result").
 package benchtable

@@ -25,6 +25,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/kntrace/kntrace/configmaps"
+	"github.com/kntrace/kntrace/settings"
 )
 
 // configFlags are shared by the config subcommands.
@@ -249,17 +250,27 @@ func newConfigSetCommand(g *globals) *cobra.Command {
 		f                  writeFlags
 		protocol, endpoint string
 		rate               float64
+		mode               string
 	)
 	cmd := &cobra.Command{
 		Use:   "set",
-		Short: "Set the tracing protocol, endpoint and sampling rate",
+		Short: "Set the tracing protocol, endpoint, sampling rate and sampling mode",
 		Long: `Set changes only the tracing keys of Knative's tracing ConfigMap and refuses,
 before writing anything, a configuration that would crash Knative's components
 (an endpoint without a scheme that url.Parse rejects), silently use TLS
 (host:port becomes https://), or export nothing (a protocol with rate 0).
-On a legacy cluster (config-tracing) --protocol is the backend: zipkin or none.`,
+On a legacy cluster (config-tracing) --protocol is the backend: zipkin or none.
+
+--sampling-mode tail is for the scale-out install (scale-out/): Knative's
+components and applications sample every trace (rate 1) and the gateways'
+tail sampling keeps every cold start, error and slow trace and a ratio of the
+rest. It writes sampling-mode into kntrace's config-kntrace (the webhook then
+injects rate 1) and rate 1 into Knative's ConfigMaps; --sampling-mode head
+goes back to sampling at the rate where a trace starts.`,
 		Example: `  kn trace config set --protocol grpc --endpoint http://otel-collector.kntrace-system:4317 --sampling-rate 0.1
   kn trace config set --serving --protocol http/protobuf --endpoint http://collector:4318/v1/traces --sampling-rate 1 --dry-run
+  kn trace config set --sampling-mode tail
+  kn trace config set --sampling-mode head --sampling-rate 0.1
   kn trace config set --protocol none`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -273,18 +284,61 @@ On a legacy cluster (config-tracing) --protocol is the backend: zipkin or none.`
 			if cmd.Flags().Changed("sampling-rate") {
 				change.SamplingRate = &rate
 			}
-			if change.IsEmpty() {
-				return usageError("nothing to set: give at least one of --protocol, --endpoint, --sampling-rate")
+			var kntrace *kntraceChange
+			if cmd.Flags().Changed("sampling-mode") {
+				m, err := parseSamplingMode(mode, change.SamplingRate)
+				if err != nil {
+					return err
+				}
+				if m == settings.SamplingModeTail {
+					one := 1.0
+					change.SamplingRate = &one
+				}
+				kube, _, err := g.clients()
+				if err != nil {
+					return err
+				}
+				c, err := planKntrace(cmd.Context(), kube, settings.SamplingModeKey, m)
+				if err != nil {
+					return err
+				}
+				kntrace = &c
 			}
-			return runWrite(cmd, g, &f, func(c *configmaps.Client, ns string, o configmaps.WriteOptions) (*configmaps.Result, error) {
+			if change.IsEmpty() {
+				if kntrace == nil {
+					return usageError("nothing to set: give at least one of --protocol, --endpoint, --sampling-rate, --sampling-mode")
+				}
+			} else if err := runWrite(cmd, g, &f, func(c *configmaps.Client, ns string, o configmaps.WriteOptions) (*configmaps.Result, error) {
 				return c.Set(cmd.Context(), ns, change, o)
-			})
+			}); err != nil {
+				return err
+			}
+			if kntrace == nil {
+				return nil
+			}
+			written := false
+			if !f.dryRun {
+				kube, _, err := g.clients()
+				if err != nil {
+					return err
+				}
+				if written, err = applyKntrace(cmd.Context(), kube, *kntrace); err != nil {
+					return err
+				}
+			}
+			out := g.streams.Out
+			if f.output != "" {
+				out = g.streams.Err // keep stdout the structured document
+			}
+			printKntrace(out, *kntrace, f.dryRun, written)
+			return nil
 		},
 	}
 	f.register(cmd)
 	cmd.Flags().StringVar(&protocol, "protocol", "", "grpc, http/protobuf, none or stdout (legacy: zipkin or none)")
 	cmd.Flags().StringVar(&endpoint, "endpoint", "", "collector URL with scheme, e.g. http://otel-collector.kntrace-system:4317 (\"\" removes it)")
 	cmd.Flags().Float64Var(&rate, "sampling-rate", 0, "fraction of new traces to sample, in [0, 1]")
+	cmd.Flags().StringVar(&mode, "sampling-mode", "", "head (sample at --sampling-rate where a trace starts) or tail (sample every trace; the scale-out gateways decide); written to config-kntrace too")
 	return cmd
 }
 

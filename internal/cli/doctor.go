@@ -58,6 +58,10 @@ check, each failure with its fix:
     port-forward does
   - kntrace's webhook is installed, ready and answering (a dry-run Service)
   - kntrace's queue-proxy and activator are installed
+  - which collector install runs (one collector, or scale-out agents and
+    gateways) and, for scale-out: agents ready and reachable, the gateways the
+    agents resolve, a tail_sampling policy keeping every cold start, the
+    persistent queues on writable volumes, the sampling mode, Jaeger's store
   - Services asking for injection (` + conventions.InjectAnnotation + `: "true") whose template lacks
     ` + conventions.EnvEndpoint + ` (the webhook was not running when they were applied)
   - config-features queueproxy.mount-podinfo

@@ -44,22 +44,7 @@ import (
 func TestEnableDisableWithoutWebhook(t *testing.T) {
 	srv := apiserver.StartForTest(t)
 	ctx := context.Background()
-	if err := manifests.ApplySets(ctx, srv.Config, manifests.ServingCore); err != nil {
-		t.Fatal(err)
-	}
-	a, err := manifests.NewApplier(srv.Config)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range []string{"100-namespace.yaml", "300-config-kntrace.yaml"} {
-		objs, err := manifests.ReadFile(filepath.Join("..", "..", "config", f))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := a.Apply(ctx, objs); err != nil {
-			t.Fatal(err)
-		}
-	}
+	installKntrace(t, srv, manifests.ServingCore)
 	// config-kntrace says kntrace's queue-proxy is installed: the patch must
 	// point applications at the relay, proving the CLI read it.
 	cms := srv.Client.CoreV1().ConfigMaps(conventions.SystemNamespace)

@@ -66,6 +66,12 @@ func TestTraceCommandsRefuseBadInput(t *testing.T) {
 		{"list: html is not a list format", []string{"list", "hello", "-o", "html"}, ExitUsage, "want json or yaml"},
 		{"list: zero limit", []string{"list", "hello", "--limit", "0"}, ExitUsage, "--limit 0"},
 		{"list: negative since", []string{"list", "hello", "--since", "-1h"}, ExitUsage, "--since"},
+		{"coldstarts: bad output", []string{"coldstarts", "hello", "-o", "table"}, ExitUsage, `-o "table": want json or yaml`},
+		{"coldstarts: bad window", []string{"coldstarts", "--since", "1x"}, ExitUsage, `"--since" flag: "1x": want a positive duration such as 30m, 2h or 1d`},
+		{"coldstarts: negative window", []string{"coldstarts", "hello", "--since", "-1h"}, ExitUsage, `"--since" flag: "-1h": want a positive duration`},
+		{"coldstarts: zero limit", []string{"coldstarts", "--limit", "0"}, ExitUsage, "--limit 0: want 1 to 1000"},
+		{"coldstarts: two services", []string{"coldstarts", "hello", "world"}, ExitUsage, "accepts at most 1 arg(s) (SERVICE)"},
+		{"coldstarts: empty service", []string{"coldstarts", " "}, ExitUsage, "SERVICE is empty"},
 		{"doctor: bad output", []string{"doctor", "-o", "table"}, ExitUsage, "want json or yaml"},
 		{"doctor: extra argument", []string{"doctor", "x"}, ExitUsage, "takes no arguments"},
 	}

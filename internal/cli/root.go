@@ -114,6 +114,8 @@ setup and draws traces from Jaeger as a waterfall. It runs as the kn plugin
   # Recent traces of a service, cold starts only, then one as a waterfall
   kn trace list hello -n demo --coldstart
   kn trace get 4bf92f3577b34da6a3ce929d0e0e4736
+  # Where the cold starts of a Service spent their time, with p50 and p95 per phase
+  kn trace coldstarts hello -n demo
   # Is everything in place?
   kn trace doctor
   # Jaeger's UI on a local port, through the API server
@@ -127,7 +129,7 @@ setup and draws traces from Jaeger as a waterfall. It runs as the kn plugin
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &ExitError{Code: ExitUsage, Err: err} })
 	root.PersistentFlags().StringVar(&g.kubeconfig, "kubeconfig", "", "path to the kubeconfig file (default $KUBECONFIG or ~/.kube/config)")
 	root.PersistentFlags().StringVar(&g.context, "context", "", "the kubeconfig context to use")
-	root.AddCommand(newConfigCommand(g), newVersionCommand(g), newListCommand(g), newGetCommand(g), newDoctorCommand(g), newEnableCommand(g), newDisableCommand(g), newDashboardCommand(g))
+	root.AddCommand(newConfigCommand(g), newVersionCommand(g), newListCommand(g), newGetCommand(g), newColdStartsCommand(g), newDoctorCommand(g), newEnableCommand(g), newDisableCommand(g), newDashboardCommand(g))
 	return root
 }
 

@@ -25,5 +25,9 @@ limitations under the License.
 // (backends.go); kntrace's webhook installed, ready and answering a dry-run
 // Service, and kntrace's queue-proxy and activator installed (install.go);
 // Services asking for injection without it, and config-features'
-// queueproxy.mount-podinfo (services.go). A check never stops the others.
+// queueproxy.mount-podinfo (services.go); which collector install runs
+// (one collector, or scale-out agents and gateways) and, for scale-out, the
+// agents ready and reachable, the gateways the agents resolve, a policy
+// keeping every cold start, the persistent queues' storage, the sampling
+// mode and Jaeger's store (pipeline.go). A check never stops the others.
 package doctor

@@ -79,6 +79,7 @@ func (d *doctor) run(ctx context.Context) {
 	d.collector(ctx)
 	d.jaeger(ctx)
 	d.webhook(ctx)
+	d.pipeline(ctx)
 	d.dataPlane(ctx)
 	d.services(ctx)
 	d.podInfo(ctx)

@@ -30,6 +30,8 @@ import (
 	"text/template"
 	"time"
 
+	"sigs.k8s.io/yaml"
+
 	"github.com/kntrace/kntrace/test/binaries"
 	"github.com/kntrace/kntrace/test/proc"
 )
@@ -48,6 +50,10 @@ type config struct {
 	binary       string
 	readyTimeout time.Duration
 	logLevel     string
+	storageDir   string
+	edits        []Edit
+	env          []string
+	jaegerConfig []byte
 }
 
 // Option configures StartJaeger, NewCollector and StartStack.
@@ -97,8 +103,18 @@ func newConfig(name string, readyTimeout time.Duration, opts []Option) (config, 
 	return cfg, nil
 }
 
-// Jaeger is a running Jaeger v2 (all-in-one, in-memory storage). All
-// addresses are host:port on 127.0.0.1.
+// WithJaegerConfig runs Jaeger with a shipped configuration (such as
+// ShippedConfig(JaegerPatch, JaegerConfigMap, JaegerKey), Badger) instead of
+// the in-memory one: its listeners move to loopback ports and its Badger
+// directories under the storage directory (WithStorageDir), so a Jaeger
+// started again on the same directory has every trace it stored.
+func WithJaegerConfig(shipped []byte) Option {
+	return optionFunc(func(c *config) { c.jaegerConfig = shipped })
+}
+
+// Jaeger is a Jaeger v2 (all-in-one; in-memory storage unless
+// WithJaegerConfig). All addresses are host:port on 127.0.0.1 and stay the
+// same across Start, Kill and Start.
 type Jaeger struct {
 	// QueryGRPC serves jaeger-idl api_v2 QueryService (use package jaeger).
 	QueryGRPC string
@@ -111,13 +127,18 @@ type Jaeger struct {
 	Health string
 	// ConfigPath is the generated configuration.
 	ConfigPath string
+	// StorageDir holds Badger's files with WithJaegerConfig.
+	StorageDir string
 
+	cfg  config
+	mu   sync.Mutex
 	proc *proc.Process
+	runs int
 }
 
-// StartJaeger starts Jaeger on free loopback ports and waits until its query
-// API and OTLP receivers answer, bounded by ctx and the ready timeout.
-func StartJaeger(ctx context.Context, opts ...Option) (*Jaeger, error) {
+// NewJaeger reserves free loopback ports and writes the configuration; it
+// does not start Jaeger.
+func NewJaeger(opts ...Option) (*Jaeger, error) {
 	cfg, err := newConfig(binaries.Jaeger, DefaultJaegerReadyTimeout, opts)
 	if err != nil {
 		return nil, err
@@ -132,35 +153,142 @@ func StartJaeger(ctx context.Context, opts ...Option) (*Jaeger, error) {
 		OTLPGRPC:  addr(ports[2]),
 		OTLPHTTP:  addr(ports[3]),
 		Health:    addr(ports[4]),
+		cfg:       cfg,
 	}
 	j.ConfigPath = filepath.Join(cfg.logDir, "jaeger.yaml")
-	if err := render(j.ConfigPath, jaegerConfig, map[string]any{"J": j, "LogLevel": cfg.logLevel}); err != nil {
-		return nil, err
+	if cfg.jaegerConfig == nil {
+		if err := render(j.ConfigPath, jaegerConfig, map[string]any{"J": j, "LogLevel": cfg.logLevel}); err != nil {
+			return nil, err
+		}
+		return j, nil
 	}
-	p, err := proc.Start("jaeger", cfg.binary, []string{"--config", j.ConfigPath},
-		proc.WithLogDir(cfg.logDir), proc.WithGrace(stopGrace))
+	j.StorageDir = cfg.storageDir
+	if j.StorageDir == "" {
+		j.StorageDir = filepath.Join(cfg.logDir, "jaeger-storage")
+	}
+	edits, err := jaegerEdits(cfg.jaegerConfig, j)
 	if err != nil {
 		return nil, err
 	}
-	j.proc = p
-	if err := waitReady(ctx, p, cfg.readyTimeout, "Jaeger ready (healthcheckv2, query gRPC and OTLP listening)",
-		proc.HTTPReady(nil, "http://"+j.Health+"/status"),
-		proc.TCPReady(j.QueryGRPC), proc.TCPReady(j.OTLPGRPC), proc.TCPReady(j.OTLPHTTP)); err != nil {
-		p.Kill()
+	if err := editConfig(j.ConfigPath, cfg.jaegerConfig, append(edits, cfg.edits...)); err != nil {
+		return nil, fmt.Errorf("jaeger: %w", err)
+	}
+	return j, nil
+}
+
+// jaegerEdits move a shipped Jaeger configuration's listeners to j's ports
+// and every Badger backend's directories under j.StorageDir.
+func jaegerEdits(shipped []byte, j *Jaeger) ([]Edit, error) {
+	var root struct {
+		Extensions struct {
+			Storage struct {
+				Backends map[string]map[string]any `json:"backends"`
+			} `json:"jaeger_storage"`
+		} `json:"extensions"`
+	}
+	if err := yaml.Unmarshal(shipped, &root); err != nil {
+		return nil, fmt.Errorf("jaeger: shipped configuration: %w", err)
+	}
+	edits := []Edit{
+		Set("receivers.otlp.protocols.grpc.endpoint", j.OTLPGRPC),
+		Set("receivers.otlp.protocols.http.endpoint", j.OTLPHTTP),
+		Set("extensions.jaeger_query.grpc.endpoint", j.QueryGRPC),
+		Set("extensions.jaeger_query.http.endpoint", j.QueryHTTP),
+		Set("extensions.healthcheckv2.http.endpoint", j.Health),
+		Set("service.telemetry.logs.level", j.cfg.logLevel),
+	}
+	for name, b := range root.Extensions.Storage.Backends {
+		if _, ok := b["badger"]; !ok {
+			continue
+		}
+		for _, d := range []string{"keys", "values"} {
+			dir := filepath.Join(j.StorageDir, name, d)
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				return nil, err
+			}
+			edits = append(edits, Edit{Path: []string{"extensions", "jaeger_storage", "backends", name, "badger", "directories", d}, Value: dir})
+		}
+	}
+	return edits, nil
+}
+
+// StartJaeger is NewJaeger followed by Start.
+func StartJaeger(ctx context.Context, opts ...Option) (*Jaeger, error) {
+	j, err := NewJaeger(opts...)
+	if err != nil {
+		return nil, err
+	}
+	if err := j.Start(ctx); err != nil {
 		return nil, err
 	}
 	return j, nil
 }
 
-// Stop stops Jaeger (SIGTERM, then SIGKILL after a bounded grace).
+// Start starts Jaeger (a no-op if it is running) and waits until its query
+// API and OTLP receivers answer, bounded by ctx and the ready timeout.
+func (j *Jaeger) Start(ctx context.Context) error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.proc != nil {
+		if exited, _ := j.proc.Exited(); !exited {
+			return nil
+		}
+	}
+	j.runs++
+	name := "jaeger"
+	if j.runs > 1 {
+		name = "jaeger-" + strconv.Itoa(j.runs)
+	}
+	p, err := proc.Start(name, j.cfg.binary, []string{"--config", j.ConfigPath},
+		proc.WithLogDir(j.cfg.logDir), proc.WithGrace(stopGrace), proc.WithEnv(j.cfg.env...))
+	if err != nil {
+		return err
+	}
+	j.proc = p
+	if err := waitReady(ctx, p, j.cfg.readyTimeout, "Jaeger ready (healthcheckv2, query gRPC and OTLP listening)",
+		proc.HTTPReady(nil, "http://"+j.Health+"/status"),
+		proc.TCPReady(j.QueryGRPC), proc.TCPReady(j.OTLPGRPC), proc.TCPReady(j.OTLPHTTP)); err != nil {
+		p.Kill()
+		return err
+	}
+	return nil
+}
+
+// Stop stops Jaeger (SIGTERM, then SIGKILL after a bounded grace); it can
+// be started again with Start.
 func (j *Jaeger) Stop() {
-	if j != nil && j.proc != nil {
-		j.proc.Stop()
+	if p := j.process(); p != nil {
+		p.Stop()
 	}
 }
 
-// LogPath is Jaeger's log file.
-func (j *Jaeger) LogPath() string { return j.proc.LogPath }
+// Kill stops Jaeger at once with SIGKILL (a crash).
+func (j *Jaeger) Kill() {
+	if p := j.process(); p != nil {
+		p.Kill()
+	}
+}
+
+func (j *Jaeger) process() *proc.Process {
+	if j == nil {
+		return nil
+	}
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.proc
+}
+
+// Usage is the running Jaeger's CPU time and memory so far.
+func (j *Jaeger) Usage() (proc.Usage, error) {
+	p := j.process()
+	if p == nil {
+		return proc.Usage{}, errors.New("jaeger is not running")
+	}
+	return p.Usage()
+}
+
+// LogPath is the log file of Jaeger's latest run.
+func (j *Jaeger) LogPath() string { return j.process().LogPath }
 
 // Collector is an OpenTelemetry Collector with OTLP gRPC and HTTP receivers,
 // memory_limiter and batch processors, and an OTLP gRPC exporter to a given
@@ -168,14 +296,24 @@ func (j *Jaeger) LogPath() string { return j.proc.LogPath }
 // NewCollector, so it can be started, stopped and started again at the same
 // addresses.
 type Collector struct {
-	// GRPC and HTTP are the OTLP receivers' host:port.
+	// GRPC and HTTP are the OTLP receivers' host:port (HTTP is empty for a
+	// gateway, which takes gRPC only).
 	GRPC string
 	HTTP string
+	// Health (health_check) and Metrics (the collector's own Prometheus
+	// metrics, see Scrape) are set for the scale-out collectors
+	// (NewAgent, NewGateway).
+	Health  string
+	Metrics string
 	// ExportTo is the OTLP gRPC host:port the collector exports to.
 	ExportTo string
 	// ConfigPath is the generated configuration.
 	ConfigPath string
+	// StorageDir holds file_storage's files (the persistent queues) of the
+	// scale-out collectors.
+	StorageDir string
 
+	name string
 	cfg  config
 	mu   sync.Mutex
 	proc *proc.Process
@@ -196,7 +334,7 @@ func NewCollector(exportTo string, opts ...Option) (*Collector, error) {
 	if err != nil {
 		return nil, fmt.Errorf("collector: free ports: %w", err)
 	}
-	c := &Collector{GRPC: addr(ports[0]), HTTP: addr(ports[1]), ExportTo: exportTo, cfg: cfg}
+	c := &Collector{name: "otelcol", GRPC: addr(ports[0]), HTTP: addr(ports[1]), ExportTo: exportTo, cfg: cfg}
 	c.ConfigPath = filepath.Join(cfg.logDir, "otelcol.yaml")
 	if err := render(c.ConfigPath, collectorConfig, map[string]any{"C": c, "LogLevel": cfg.logLevel}); err != nil {
 		return nil, err
@@ -234,22 +372,41 @@ func (c *Collector) Start(ctx context.Context) error {
 		}
 	}
 	c.runs++
-	name := "otelcol"
+	name := c.name
 	if c.runs > 1 {
-		name = "otelcol-" + strconv.Itoa(c.runs)
+		name += "-" + strconv.Itoa(c.runs)
 	}
 	p, err := proc.Start(name, c.cfg.binary, []string{"--config", "file:" + c.ConfigPath},
-		proc.WithLogDir(c.cfg.logDir), proc.WithGrace(stopGrace))
+		proc.WithLogDir(c.cfg.logDir), proc.WithGrace(stopGrace), proc.WithEnv(c.cfg.env...))
 	if err != nil {
 		return err
 	}
 	c.proc = p
-	if err := waitReady(ctx, p, c.cfg.readyTimeout, "Collector ready (OTLP/HTTP accepts an export, OTLP/gRPC listening)",
-		otlpHTTPReady(c.HTTPEndpoint()), proc.TCPReady(c.GRPC)); err != nil {
+	what, checks := "Collector ready (OTLP/HTTP accepts an export, OTLP/gRPC listening)",
+		[]func(context.Context) error{otlpHTTPReady(c.HTTPEndpoint()), proc.TCPReady(c.GRPC)}
+	if c.Health != "" {
+		what, checks = c.name+" ready (health_check answers, OTLP/gRPC listening)",
+			[]func(context.Context) error{proc.HTTPReady(nil, "http://"+c.Health+"/"), proc.TCPReady(c.GRPC)}
+		if c.HTTP != "" {
+			checks = append(checks, proc.TCPReady(c.HTTP))
+		}
+	}
+	if err := waitReady(ctx, p, c.cfg.readyTimeout, what, checks...); err != nil {
 		p.Kill()
 		return err
 	}
 	return nil
+}
+
+// Usage is the running collector's CPU time and memory so far.
+func (c *Collector) Usage() (proc.Usage, error) {
+	c.mu.Lock()
+	p := c.proc
+	c.mu.Unlock()
+	if p == nil {
+		return proc.Usage{}, fmt.Errorf("%s is not running", c.name)
+	}
+	return p.Usage()
 }
 
 // Stop stops the Collector (SIGTERM, bounded grace, SIGKILL); it can be

@@ -19,6 +19,7 @@ package proc
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"syscall"
 	"testing"
@@ -111,5 +112,30 @@ func TestFreePortsAreDistinct(t *testing.T) {
 			t.Fatalf("ports %v are not distinct and non-zero", ports)
 		}
 		seen[p] = true
+	}
+}
+
+// TestUsage: a process that spins is seen using CPU, and its memory is
+// the size a running program has.
+func TestUsage(t *testing.T) {
+	p, err := Start("spin", "/bin/sh", []string{"-c", `echo up; while :; do :; done`}, WithLogDir(t.TempDir()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Kill)
+	var u Usage
+	if err := p.WaitFor(20*time.Second, "200ms of CPU time", func(context.Context) error {
+		if u, err = p.Usage(); err != nil {
+			return err
+		}
+		if u.CPU < 200*time.Millisecond {
+			return fmt.Errorf("CPU %s", u.CPU)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if u.RSS <= 0 || u.PeakRSS < u.RSS || u.RSS > 1<<30 || u.AnonRSS <= 0 || u.AnonRSS > u.RSS {
+		t.Errorf("RSS %d, peak %d, anonymous %d: want 0 < anonymous ≤ RSS ≤ peak, and a shell under 1 GiB", u.RSS, u.PeakRSS, u.AnonRSS)
 	}
 }

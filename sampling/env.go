@@ -14,7 +14,7 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-package appsdk
+package sampling
 
 import (
 	"errors"
@@ -27,7 +27,11 @@ import (
 	"github.com/kntrace/kntrace/conventions"
 )
 
-func buildSampler(env func(string) string) (sdktrace.Sampler, error) {
+// FromEnv builds the sampler OTEL_TRACES_SAMPLER and OTEL_TRACES_SAMPLER_ARG
+// name, as the OpenTelemetry specification defines them (unset:
+// parentbased_always_on). An invalid value is an error naming the variable
+// and what it accepts, with the default in its place.
+func FromEnv(env func(string) string) (sdktrace.Sampler, error) {
 	name := strings.ToLower(strings.TrimSpace(env(conventions.EnvSampler)))
 	argStr := strings.TrimSpace(env(conventions.EnvSamplerArg))
 	ratio := 1.0

@@ -1,0 +1,116 @@
+/*
+Copyright 2026 The kntrace Authors
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package activator
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/kntrace/kntrace/coldstart"
+	"github.com/kntrace/kntrace/conventions"
+)
+
+// reportQueue bounds the reports waiting to be posted; a full queue drops
+// (and counts) the newest.
+const reportQueue = 64
+
+// reporter posts the activator's cold-start reports to kntrace's podstart
+// service in the background: a cold start's request never waits for it,
+// and a report that cannot be posted costs that cold start its Kubernetes
+// phases, counted, never a response.
+type reporter struct {
+	url    string
+	client *http.Client
+	queue  chan coldstart.Report
+	onErr  func(error)
+
+	sent, failed, dropped atomic.Uint64
+	errOnce               sync.Once
+}
+
+// newReporter returns a reporter posting to base+coldstart.ReportPath, or an
+// error naming conventions.EnvPodstart when base is not an http(s) URL.
+func newReporter(base string, onErr func(error)) (*reporter, error) {
+	u, err := url.Parse(base)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("%s=%q: want the podstart service's http:// URL, e.g. http://%s.%s.svc.cluster.local:%d",
+			conventions.EnvPodstart, base, conventions.PodstartName, conventions.SystemNamespace, conventions.PodstartReportPort)
+	}
+	return &reporter{
+		url:    strings.TrimSuffix(base, "/") + coldstart.ReportPath,
+		client: &http.Client{Timeout: 5 * time.Second},
+		queue:  make(chan coldstart.Report, reportQueue),
+		onErr:  onErr,
+	}, nil
+}
+
+// Report queues r without blocking (activatorhooks.WithColdStartReports).
+func (r *reporter) Report(rep coldstart.Report) {
+	select {
+	case r.queue <- rep:
+	default:
+		r.dropped.Add(1)
+	}
+}
+
+// run posts queued reports until ctx is done.
+func (r *reporter) run(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case rep := <-r.queue:
+			if err := r.post(ctx, rep); err != nil {
+				r.failed.Add(1)
+				r.errOnce.Do(func() { r.onErr(err) })
+				continue
+			}
+			r.sent.Add(1)
+		}
+	}
+}
+
+func (r *reporter) post(ctx context.Context, rep coldstart.Report) error {
+	body, err := json.Marshal(rep)
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.url, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := r.client.Do(req)
+	if err != nil {
+		return fmt.Errorf("posting a cold-start report to %s: %w", r.url, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted {
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		return fmt.Errorf("posting a cold-start report to %s: %s: %s", r.url, resp.Status, strings.TrimSpace(string(msg)))
+	}
+	return nil
+}

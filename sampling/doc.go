@@ -1,0 +1,23 @@
+/*
+Copyright 2026 The kntrace Authors
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// Package sampling builds the OpenTelemetry SDK's sampler from the
+// environment (OTEL_TRACES_SAMPLER, OTEL_TRACES_SAMPLER_ARG) as the
+// specification defines it, for the kntrace components that wrap that
+// sampler with a decision of their own: the app SDK (a sampling decision
+// sent without trace IDs, propagation.Sampler) and the activator (a request
+// that waits for a cold start is always kept, activatorhooks.Sampler).
+package sampling
