@@ -107,15 +107,18 @@ func (c *Cluster) installKntrace(ctx context.Context) error {
 		"--patch", `{"data":{"kntrace-queue-proxy":"true"}}`); err != nil {
 		return err
 	}
-	for _, d := range []struct{ ns, name string }{
-		{KntraceNamespace, "kntrace-webhook"}, {KntraceNamespace, "otel-collector"}, {KntraceNamespace, "jaeger"},
-		{ServingNamespace, "activator"},
-	} {
-		if err := c.WaitDeploymentReady(ctx, d.ns, d.name, c.cfg.readyTimeout); err != nil {
+	deployments, err := c.configDeployments()
+	if err != nil {
+		return err
+	}
+	deployments = append(deployments, ServingNamespace+"/activator")
+	for _, d := range deployments {
+		ns, name, _ := strings.Cut(d, "/")
+		if err := c.WaitDeploymentReady(ctx, ns, name, c.cfg.readyTimeout); err != nil {
 			return err
 		}
 	}
-	c.cfg.logf("kntrace: webhook, Collector, Jaeger and kntrace's activator available %s after the start", time.Since(start).Round(time.Millisecond))
+	c.cfg.logf("kntrace: %s available %s after the start", strings.Join(deployments, ", "), time.Since(start).Round(time.Millisecond))
 	// Knative's activator drains for about 30 s after SIGTERM; until it is
 	// gone two activators share the traffic.
 	if err := c.poll(ctx, c.cfg.readyTimeout, "Knative's activator replaced by kntrace's", func(ctx context.Context) (string, error) {
@@ -170,21 +173,37 @@ func (c *Cluster) installKntrace(ctx context.Context) error {
 	})
 }
 
-// pushBackendImages builds the Collector and Jaeger images under the names
-// and tags config/ gives them.
-func (c *Cluster) pushBackendImages(ctx context.Context) error {
-	tags := map[string]string{}
-	for _, f := range []string{"config/600-otel-collector.yaml", "config/700-jaeger.yaml"} {
-		objs, err := manifests.ReadFile(filepath.Join(c.cfg.moduleDir, f))
+// configDeployments lists the Deployments config/ installs, as
+// NAMESPACE/NAME.
+func (c *Cluster) configDeployments() ([]string, error) {
+	var out []string
+	err := filepath.WalkDir(filepath.Join(c.cfg.moduleDir, "config"), func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || filepath.Ext(p) != ".yaml" {
+			return err
+		}
+		objs, err := manifests.ReadFile(p)
 		if err != nil {
 			return err
 		}
 		for _, o := range objs {
-			for _, img := range podImages(o.Object) {
-				repo, tag := splitRef(img)
-				tags[repo] = tag
+			if o.GetKind() == "Deployment" {
+				out = append(out, o.GetNamespace()+"/"+o.GetName())
 			}
 		}
+		return nil
+	})
+	if err == nil && len(out) == 0 {
+		err = fmt.Errorf("config/ in %s has no Deployment", c.cfg.moduleDir)
+	}
+	return out, err
+}
+
+// pushBackendImages builds the Collector and Jaeger images under the names
+// and tags config/ gives them.
+func (c *Cluster) pushBackendImages(ctx context.Context) error {
+	tags, err := c.backendTags()
+	if err != nil {
+		return err
 	}
 	for _, b := range backendImages {
 		tag, ok := tags[b.repo]
@@ -209,6 +228,25 @@ func (c *Cluster) pushBackendImages(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// backendTags maps the repositories of the Collector and Jaeger images
+// config/ names to their tags.
+func (c *Cluster) backendTags() (map[string]string, error) {
+	tags := map[string]string{}
+	for _, f := range []string{"config/600-otel-collector.yaml", "config/700-jaeger.yaml"} {
+		objs, err := manifests.ReadFile(filepath.Join(c.cfg.moduleDir, f))
+		if err != nil {
+			return nil, err
+		}
+		for _, o := range objs {
+			for _, img := range podImages(o.Object) {
+				repo, tag := splitRef(img)
+				tags[repo] = tag
+			}
+		}
+	}
+	return tags, nil
 }
 
 // podImages returns the images of a workload's containers.

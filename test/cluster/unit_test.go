@@ -25,6 +25,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -174,6 +175,44 @@ func TestRegistryCache(t *testing.T) {
 	for _, ref := range []string{digest, "latest"} {
 		if _, _, err := r2.manifest(ctx, repo, ref); err != nil {
 			t.Errorf("the second registry does not serve the cached image as %s: %v", ref, err)
+		}
+	}
+}
+
+// TestKntraceConfig reads the checkout's config/ as InstallKntrace does:
+// the Deployments it waits for, the Collector and Jaeger images it builds,
+// and the packages Prepare compiles.
+func TestKntraceConfig(t *testing.T) {
+	root, err := moduleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &Cluster{cfg: config{moduleDir: root}}
+	deployments, err := c.configDeployments()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"kntrace-webhook", "otel-collector", "jaeger"} {
+		if !slices.Contains(deployments, KntraceNamespace+"/"+want) {
+			t.Errorf("config/ Deployments %v: no %s/%s", deployments, KntraceNamespace, want)
+		}
+	}
+	pkgs, err := c.kntracePackages()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"cmd/webhook", "cmd/activator", "cmd/queue", "samples/helloworld"} {
+		if !slices.Contains(pkgs, "github.com/kntrace/kntrace/"+want) {
+			t.Errorf("ko:// packages %v: no %s", pkgs, want)
+		}
+	}
+	tags, err := c.backendTags()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range backendImages {
+		if tags[b.repo] == "" {
+			t.Errorf("config/ names no %s image (images %v)", b.repo, tags)
 		}
 	}
 }
