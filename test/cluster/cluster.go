@@ -343,6 +343,30 @@ func (c *Cluster) step(name string, f func() error) error {
 	return nil
 }
 
+// heartbeatEvery is how often a long build says it is still running.
+const heartbeatEvery = time.Minute
+
+// heartbeat logs what with the time elapsed every heartbeatEvery until the
+// returned function is called, so that a long build is not silent.
+func (c *Cluster) heartbeat(what string) (stop func()) {
+	start := time.Now()
+	done := make(chan struct{})
+	var once sync.Once
+	go func() {
+		t := time.NewTicker(heartbeatEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				c.cfg.logf("%s (%s)", what, time.Since(start).Round(time.Second))
+			}
+		}
+	}()
+	return func() { once.Do(func() { close(done) }) }
+}
+
 // Stop stops every process of the cluster and undoes what it changed on
 // the machine: containers, mounts, links, iptables chains, cgroups, the
 // sysctls it or the kubelet changed, the paths the kubelet and containerd

@@ -325,6 +325,7 @@ func (c *Cluster) warmKntrace(ctx context.Context) error {
 	}
 	return c.withToolsLock(ctx, func() error {
 		start := time.Now()
+		defer c.heartbeat("still compiling kntrace's images")()
 		args := append([]string{"-n", "10", "go", "build", "-mod=readonly", "-trimpath"}, pkgs...)
 		cmd := exec.CommandContext(ctx, "nice", args...)
 		cmd.Dir = c.cfg.moduleDir
