@@ -29,8 +29,9 @@
 #
 # Everything is built as ko builds images: CGO_ENABLED=0 and -trimpath. The
 # Go build cache keys compiled packages by these settings, so a package that
-# ko, a host build and `go test` (hack/test.sh uses the same settings) all
-# need is compiled once.
+# ko and a host build both need is compiled once, and the binaries are static
+# (the local cluster makes images of the Collector and Jaeger, which have no
+# libc).
 #
 # Usage:
 #   hack/tools.sh [--force] [NAME...]   build NAMEs (default: all), see --list
