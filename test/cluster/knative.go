@@ -259,7 +259,7 @@ func (c *Cluster) resolveRelease(ctx context.Context, r knativeRelease) (string,
 	if err := c.withToolsLock(ctx, func() error {
 		c.cfg.logf("Knative %s: building its images with ko (cold: several minutes on 2 cores)", r.name)
 		start = time.Now()
-		defer c.heartbeat("Knative "+r.name+": still building its images")()
+		defer c.heartbeat("Knative " + r.name + ": still building its images")()
 		var err error
 		yaml, err = c.Ko(ctx, "knative-"+r.name, args...)
 		return err

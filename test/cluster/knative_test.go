@@ -63,20 +63,8 @@ func testKnativeScaleFromZero(t *testing.T, c *Cluster) {
 	if _, err := serving.ServingV1().Services(ns).Create(ctx, ksvc, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.poll(ctx, 2*time.Minute, "Knative Service "+name+" Ready", func(ctx context.Context) (string, error) {
-		s, err := serving.ServingV1().Services(ns).Get(ctx, name, metav1.GetOptions{})
-		if err != nil {
-			return err.Error(), nil
-		}
-		if cond := s.Status.GetCondition(apis.ConditionReady); cond != nil {
-			if cond.IsTrue() {
-				return "", nil
-			}
-			return fmt.Sprintf("Ready=%s %s: %s", cond.Status, cond.Reason, cond.Message), nil
-		}
-		return "no Ready condition yet", nil
-	}); err != nil {
-		t.Fatalf("%v\n%s", err, c.DescribePods(ctx, ns, "serving.knative.dev/service="+name))
+	if err := waitServiceReady(ctx, c, serving, ns, name, 2*time.Minute); err != nil {
+		t.Fatal(err)
 	}
 	t.Logf("Knative Service Ready %s after it was created", time.Since(created).Round(time.Millisecond))
 
@@ -84,17 +72,7 @@ func testKnativeScaleFromZero(t *testing.T, c *Cluster) {
 		t.Fatal(err)
 	}
 	// From zero: wait until the revision has no pod left.
-	selector := "serving.knative.dev/service=" + name
-	if err := c.poll(ctx, 3*time.Minute, name+" scaled to zero", func(ctx context.Context) (string, error) {
-		pods, err := c.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: selector})
-		if err != nil {
-			return err.Error(), nil
-		}
-		if len(pods.Items) == 0 {
-			return "", nil
-		}
-		return fmt.Sprintf("%d pods", len(pods.Items)), nil
-	}); err != nil {
+	if err := waitNoPods(ctx, c, ns, "serving.knative.dev/service="+name, 3*time.Minute); err != nil {
 		t.Fatal(err)
 	}
 
@@ -146,6 +124,44 @@ func testKnativeScaleFromZero(t *testing.T, c *Cluster) {
 	if phase != corev1.PodSucceeded || !strings.HasPrefix(log, "200 kntrace-probe "+name+"-") {
 		t.Fatalf("a pod's GET %s: %s, log %q; want 200 from the probe (through Traefik's private entry point)", url, phase, log)
 	}
+}
+
+// waitServiceReady waits for the Knative Service's Ready condition; the
+// timeout error describes its pods.
+func waitServiceReady(ctx context.Context, c *Cluster, serving servingclient.Interface, ns, name string, timeout time.Duration) error {
+	err := c.poll(ctx, timeout, "Knative Service "+name+" Ready", func(ctx context.Context) (string, error) {
+		s, err := serving.ServingV1().Services(ns).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return err.Error(), nil
+		}
+		if cond := s.Status.GetCondition(apis.ConditionReady); cond != nil {
+			if cond.IsTrue() {
+				return "", nil
+			}
+			return fmt.Sprintf("Ready=%s %s: %s", cond.Status, cond.Reason, cond.Message), nil
+		}
+		return "no Ready condition yet", nil
+	})
+	if err != nil {
+		return fmt.Errorf("%w\n%s", err, c.DescribePods(ctx, ns, "serving.knative.dev/service="+name))
+	}
+	return nil
+}
+
+// waitNoPods waits until no pod of ns matches the selector (a revision
+// scaled to zero).
+func waitNoPods(ctx context.Context, c *Cluster, ns, selector string, timeout time.Duration) error {
+	return c.poll(ctx, timeout, "no pod left of "+selector, func(ctx context.Context) (string, error) {
+		pods, err := c.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: selector})
+		if err != nil {
+			return err.Error(), nil
+		}
+		names := make([]string, 0, len(pods.Items))
+		for _, p := range pods.Items {
+			names = append(names, p.Name)
+		}
+		return strings.Join(names, ", "), nil
+	})
 }
 
 func testKnativeEventing(t *testing.T, c *Cluster) {

@@ -35,7 +35,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
-	"knative.dev/pkg/apis"
 	servingclient "knative.dev/serving/pkg/client/clientset/versioned"
 
 	"github.com/kntrace/kntrace/conventions"
@@ -75,7 +74,8 @@ func testKntrace(t *testing.T, c *Cluster) {
 	t.Logf("kntrace installed in %s; memory now %d MiB", time.Since(start).Round(time.Millisecond), c.MemoryRSS()>>20)
 	checkExits(t, "Knative's activator replaced by kntrace's", activatorExits, 1)
 
-	sampleExits, err := c.WatchExits(ctx, sampleNS, "serving.knative.dev/service in ("+sampleFront+","+sampleBack+")")
+	selector := "serving.knative.dev/service in (" + sampleFront + "," + sampleBack + ")"
+	sampleExits, err := c.WatchExits(ctx, sampleNS, selector)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,20 +94,8 @@ func testKntrace(t *testing.T, c *Cluster) {
 		t.Fatal(err)
 	}
 	for _, name := range []string{sampleFront, sampleBack} {
-		if err := c.poll(ctx, 3*time.Minute, "Knative Service "+name+" Ready", func(ctx context.Context) (string, error) {
-			s, err := serving.ServingV1().Services(sampleNS).Get(ctx, name, metav1.GetOptions{})
-			if err != nil {
-				return err.Error(), nil
-			}
-			if cond := s.Status.GetCondition(apis.ConditionReady); cond != nil {
-				if cond.IsTrue() {
-					return "", nil
-				}
-				return fmt.Sprintf("Ready=%s %s: %s", cond.Status, cond.Reason, cond.Message), nil
-			}
-			return "no Ready condition yet", nil
-		}); err != nil {
-			t.Fatalf("%v\n%s", err, c.DescribePods(ctx, sampleNS, "serving.knative.dev/service="+name))
+		if err := waitServiceReady(ctx, c, serving, sampleNS, name, 3*time.Minute); err != nil {
+			t.Fatal(err)
 		}
 	}
 	t.Logf("%s and %s Ready %s after ko apply", sampleFront, sampleBack, time.Since(applied).Round(time.Millisecond))
@@ -130,21 +118,7 @@ func testKntrace(t *testing.T, c *Cluster) {
 	// From zero: no pod of either Service left, and every container of
 	// theirs exited 0 (the apps drain their spans at SIGTERM, the
 	// queue-proxy its relay).
-	selector := "serving.knative.dev/service in (" + sampleFront + "," + sampleBack + ")"
-	if err := c.poll(ctx, 3*time.Minute, sampleFront+" and "+sampleBack+" scaled to zero", func(ctx context.Context) (string, error) {
-		pods, err := c.Client.CoreV1().Pods(sampleNS).List(ctx, metav1.ListOptions{LabelSelector: selector})
-		if err != nil {
-			return err.Error(), nil
-		}
-		if len(pods.Items) == 0 {
-			return "", nil
-		}
-		names := make([]string, 0, len(pods.Items))
-		for _, p := range pods.Items {
-			names = append(names, p.Name)
-		}
-		return strings.Join(names, ", "), nil
-	}); err != nil {
+	if err := waitNoPods(ctx, c, sampleNS, selector, 3*time.Minute); err != nil {
 		t.Fatal(err)
 	}
 	checkExits(t, "the sample's pods at scale to zero", sampleExits, 4)
