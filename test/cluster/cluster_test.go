@@ -38,7 +38,8 @@ import (
 // Traefik and answers 200. Then kntrace as a user installs it, on this
 // Serving-only cluster: helloworld's B3 request is one trace in Jaeger.
 // Then Knative Eventing: a Broker (MT channel broker over the in-memory
-// channel) becomes Ready.
+// channel) becomes Ready. Then kntrace through the real kn and its
+// kn-trace plugin.
 func TestCluster(t *testing.T) {
 	c := StartForTest(t)
 	for _, s := range c.Timings {
@@ -53,11 +54,16 @@ func TestCluster(t *testing.T) {
 	if t.Failed() {
 		return
 	}
-	t.Run("kntrace-serving-only", func(t *testing.T) { testKntrace(t, c) })
+	var traceID string
+	t.Run("kntrace-serving-only", func(t *testing.T) { traceID = testKntrace(t, c) })
 	if t.Failed() {
 		return
 	}
 	t.Run("knative-eventing", func(t *testing.T) { testKnativeEventing(t, c) })
+	if t.Failed() {
+		return
+	}
+	t.Run("kn-trace", func(t *testing.T) { testKnTrace(t, c, traceID) })
 }
 
 func testPodNetwork(t *testing.T, c *Cluster) {

@@ -59,8 +59,9 @@ const (
 // queue-proxy, lets both Services scale to zero (their containers exit 0)
 // and sends one B3 request through Traefik: Jaeger holds one trace under
 // the client's trace ID whose every span's parent is in it, and which
-// links activator → queue-proxy → helloworld → greeter.
-func testKntrace(t *testing.T, c *Cluster) {
+// links activator → queue-proxy → helloworld → greeter. It returns the
+// trace's ID ("" when it failed before sending).
+func testKntrace(t *testing.T, c *Cluster) (traceID string) {
 	ctx := context.Background()
 	// The activator the overlay replaces terminates during the install.
 	activatorExits, err := c.WatchExits(ctx, ServingNamespace, "app=activator")
@@ -109,7 +110,7 @@ func testKntrace(t *testing.T, c *Cluster) {
 		checkInjected(ctx, t, c, serving, name, queueImage)
 	}
 	if t.Failed() {
-		return
+		return ""
 	}
 	if err := c.WaitRoute(ctx, sampleNS, sampleFront, 30*time.Second); err != nil {
 		t.Fatal(err)
@@ -133,7 +134,8 @@ func testKntrace(t *testing.T, c *Cluster) {
 	if _, err := rand.Read(raw); err != nil {
 		t.Fatal(err)
 	}
-	traceID, clientSpan := hex.EncodeToString(raw[:16]), hex.EncodeToString(raw[16:])
+	traceID = hex.EncodeToString(raw[:16])
+	clientSpan := hex.EncodeToString(raw[16:])
 	req, err := c.NewIngressRequest(ctx, http.MethodGet, sampleNS, sampleFront, "/")
 	if err != nil {
 		t.Fatal(err)
@@ -172,6 +174,7 @@ func testKntrace(t *testing.T, c *Cluster) {
 			}
 		}
 	}
+	return traceID
 }
 
 // queueSidecarImage is the queue-proxy image config-deployment names (the

@@ -1,0 +1,168 @@
+/*
+Copyright 2026 The kntrace Authors
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package cluster
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/kntrace/kntrace/configmaps"
+	"github.com/kntrace/kntrace/settings"
+	"github.com/kntrace/kntrace/test/binaries"
+)
+
+// knRunner runs the real kn (knative.dev/client v0.42.0 from
+// hack/tools.sh) with the kn-trace plugin on PATH, against the cluster, as
+// a user of it would.
+type knRunner struct {
+	kn  string
+	env []string
+}
+
+func newKnRunner(ctx context.Context, t *testing.T, c *Cluster) *knRunner {
+	t.Helper()
+	kn, err := binaries.Path(binaries.Kn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plugin, err := c.GoBinary(ctx, "github.com/kntrace/kntrace/cmd/kn-trace")
+	if err != nil {
+		t.Fatal(err)
+	}
+	home := t.TempDir()
+	bin := filepath.Join(home, "bin")
+	if err := os.MkdirAll(bin, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(plugin, filepath.Join(bin, "kn-trace")); err != nil {
+		t.Fatal(err)
+	}
+	return &knRunner{kn: kn, env: append(os.Environ(),
+		"PATH="+bin+string(os.PathListSeparator)+os.Getenv("PATH"),
+		// No kn configuration or plugins of the developer's.
+		"HOME="+home, "XDG_CONFIG_HOME="+filepath.Join(home, "config"),
+		"KUBECONFIG="+c.Kubeconfig, "KNTRACE_JAEGER=", "NO_COLOR=1", "COLUMNS=120",
+	)}
+}
+
+// run runs kn with args and returns its standard output and exit code; a
+// run that cannot start or outlives its bound fails the test.
+func (k *knRunner) run(ctx context.Context, t *testing.T, args ...string) (string, int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, k.kn, args...)
+	cmd.Env = k.env
+	var out, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &stderr
+	err := cmd.Run()
+	var exit *exec.ExitError
+	switch {
+	case ctx.Err() != nil:
+		t.Fatalf("kn %s: not done within 2m\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), out.String(), stderr.String())
+	case errors.As(err, &exit):
+		t.Logf("kn %s: exit %d\nstderr:\n%s", strings.Join(args, " "), exit.ExitCode(), stderr.String())
+		return out.String(), exit.ExitCode()
+	case err != nil:
+		t.Fatalf("kn %s: %v", strings.Join(args, " "), err)
+	}
+	return out.String(), 0
+}
+
+// testKnTrace drives kntrace on the cluster through the real kn: kn finds
+// the plugin, `kn trace get` draws testKntrace's trace through the API
+// server (no address given), `kn trace coldstarts` finds helloworld's cold
+// start, `kn trace doctor` passes, and `kn trace config set` changes the
+// sampling rate in a way kntrace's controller keeps.
+func testKnTrace(t *testing.T, c *Cluster, traceID string) {
+	ctx := context.Background()
+	kn := newKnRunner(ctx, t, c)
+
+	t.Run("plugin-list", func(t *testing.T) {
+		out, code := kn.run(ctx, t, "plugin", "list")
+		if code != 0 || !strings.Contains(out, "kn-trace") {
+			t.Errorf("kn plugin list: exit %d, output %q; want kn-trace listed", code, out)
+		}
+	})
+	t.Run("get", func(t *testing.T) {
+		out, code := kn.run(ctx, t, "trace", "get", traceID)
+		if code != 0 {
+			t.Fatalf("kn trace get %s: exit %d:\n%s", traceID, code, out)
+		}
+		for _, want := range []string{traceID, "38 spans", "Cold start", sampleFront, sampleBack, "activator"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("kn trace get %s lacks %q:\n%s", traceID, want, out)
+			}
+		}
+		t.Logf("kn trace get %s:\n%s", traceID, out)
+	})
+	t.Run("coldstarts", func(t *testing.T) {
+		out, code := kn.run(ctx, t, "trace", "coldstarts", sampleFront, "-n", sampleNS)
+		if code != 0 || !strings.Contains(out, traceID) {
+			t.Errorf("kn trace coldstarts %s: exit %d; want the cold start of trace %s:\n%s", sampleFront, code, traceID, out)
+		}
+		t.Logf("kn trace coldstarts %s:\n%s", sampleFront, out)
+	})
+	t.Run("doctor", func(t *testing.T) {
+		out, code := kn.run(ctx, t, "trace", "doctor")
+		if code != 0 {
+			t.Errorf("kn trace doctor: exit %d, want 0 on a cluster where kntrace traces:\n%s", code, out)
+		}
+		t.Logf("kn trace doctor:\n%s", out)
+	})
+	t.Run("config-set", func(t *testing.T) {
+		const rate = "0.5"
+		out, code := kn.run(ctx, t, "trace", "config", "set", "--serving", "--sampling-rate", rate)
+		if code != 0 {
+			t.Fatalf("kn trace config set --serving --sampling-rate %s: exit %d:\n%s", rate, code, out)
+		}
+		obs, err := c.Client.CoreV1().ConfigMaps(ServingNamespace).Get(ctx, configmaps.ObservabilityConfigName, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := obs.Data[configmaps.SamplingRateKey]; got != rate {
+			t.Errorf("%s/%s %s = %q after kn trace config set, want %q", ServingNamespace, configmaps.ObservabilityConfigName, configmaps.SamplingRateKey, got, rate)
+		}
+		// kntrace's controller keeps Knative's tracing keys as
+		// config-kntrace says: unless config-kntrace says the same (or
+		// lets Knative's ConfigMaps be), the next reconcile undoes the
+		// change.
+		kcfg, err := c.Client.CoreV1().ConfigMaps(KntraceNamespace).Get(ctx, settings.ConfigName, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := settings.NewConfigFromMap(kcfg.Data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want, _ := strconv.ParseFloat(rate, 64); cfg.ManageKnativeConfig && cfg.SamplingRate != want {
+			t.Errorf("after kn trace config set --sampling-rate %s, %s/%s has %s %v with manage-knative-config on: kntrace's controller sets %s back to %v at its next reconcile",
+				rate, KntraceNamespace, settings.ConfigName, settings.SamplingRateKey, cfg.SamplingRate, configmaps.SamplingRateKey, cfg.SamplingRate)
+		}
+		t.Logf("kn trace config set --serving --sampling-rate %s:\n%s", rate, out)
+	})
+}
