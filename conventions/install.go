@@ -68,4 +68,7 @@ const (
 	PodstartName       = "podstart"
 	PodstartOTLPPort   = 4317
 	PodstartReportPort = 8080
+	// PodstartNodePort is the NodePort (Service PodstartName+"-node") the
+	// kubelet, the API server and containerd export to from the nodes.
+	PodstartNodePort = 30317
 )

@@ -36,7 +36,9 @@ import (
 // Then, on the same cluster, Knative Serving as its release installs it and
 // Traefik as its ingress: a Knative Service scales from zero through
 // Traefik and answers 200. Then kntrace as a user installs it, on this
-// Serving-only cluster: helloworld's B3 request is one trace in Jaeger.
+// Serving-only cluster: helloworld's B3 request is one trace in Jaeger;
+// a cold start joined by four more requests has its Kubernetes phases, from
+// the kubelet's, containerd's and the API server's own spans.
 // Then Knative Eventing: a Broker (MT channel broker over the in-memory
 // channel) becomes Ready. Then kntrace through the real kn and its
 // kn-trace plugin.
@@ -59,6 +61,7 @@ func TestCluster(t *testing.T) {
 	if t.Failed() {
 		return
 	}
+	t.Run("cold-start-phases", func(t *testing.T) { testColdStartPhases(t, c) })
 	t.Run("knative-eventing", func(t *testing.T) { testKnativeEventing(t, c) })
 	if t.Failed() {
 		return

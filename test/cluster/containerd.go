@@ -73,9 +73,17 @@ disabled_plugins = [
   "io.containerd.snapshotter.v1.zfs",
   "io.containerd.snapshotter.v1.devmapper",
   "io.containerd.snapshotter.v1.aufs",
-  "io.containerd.tracing.processor.v1.otlp",
-  "io.containerd.internal.v1.tracing",
 ]
+
+# The CRI calls' spans, to kntrace's podstart (TracingEndpoint), as
+# docs/cold-start.md tells a user.
+[plugins."io.containerd.tracing.processor.v1.otlp"]
+  endpoint = %[11]q
+  protocol = "grpc"
+  insecure = true
+[plugins."io.containerd.internal.v1.tracing"]
+  sampling_ratio = 1.0
+  service_name = "containerd"
 
 [grpc]
   address = %[3]q
@@ -111,7 +119,7 @@ disabled_plugins = [
   [plugins."io.containerd.grpc.v1.cri".registry]
     config_path = %[9]q
 `, filepath.Join(dir, "root"), filepath.Join(dir, "state"), c.containerdSocket(), c.containerdSocket()+".ttrpc",
-		pauseImage, filepath.Join(dir, "runc"), CNIBinDir, c.cniConfDir(), certs, filepath.Join(dir, "runc-v1"))
+		pauseImage, filepath.Join(dir, "runc"), CNIBinDir, c.cniConfDir(), certs, filepath.Join(dir, "runc-v1"), TracingEndpoint)
 	cfgPath := filepath.Join(dir, "config.toml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
 		return err

@@ -33,6 +33,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/kntrace/kntrace/conventions"
 )
 
 // Addresses and names the cluster owns on the machine. No other kntrace
@@ -50,6 +52,11 @@ var (
 	APIServiceIP = netip.MustParseAddr("10.215.0.1")
 	// DNSServiceIP is the cluster IP of CoreDNS (Service kube-system/kube-dns).
 	DNSServiceIP = netip.MustParseAddr("10.215.0.10")
+	// TracingEndpoint is where the kubelet, the API server and containerd
+	// export their spans: kntrace's podstart through its NodePort, which
+	// this cluster's kube-proxy serves on NodeIP only. Nothing answers
+	// before kntrace is installed; the exporters drop what they cannot send.
+	TracingEndpoint = netip.AddrPortFrom(NodeIP, conventions.PodstartNodePort).String()
 )
 
 const (

@@ -194,7 +194,13 @@ func (c *Cluster) startEtcdAndAPIServer(ctx context.Context) error {
 		return err
 	}
 	f := c.files
+	// Its requests' spans, to kntrace's podstart (docs/cold-start.md).
+	tracingConfig := filepath.Join(c.Dir, "kube-apiserver-tracing.yaml")
+	if err := os.WriteFile(tracingConfig, []byte("apiVersion: apiserver.config.k8s.io/v1\nkind: TracingConfiguration\nendpoint: "+TracingEndpoint+"\nsamplingRatePerMillion: 1000000\n"), 0o644); err != nil {
+		return err
+	}
 	apiserver, err := c.startProcess("kube-apiserver", binaries.KubeAPIServer, []string{
+		"--tracing-config-file=" + tracingConfig,
 		"--etcd-servers=" + etcdURL,
 		"--bind-address=" + NodeIP.String(),
 		"--advertise-address=" + NodeIP.String(),
@@ -342,9 +348,13 @@ evictionHard:
 imageGCHighThresholdPercent: 99
 imageGCLowThresholdPercent: 98
 maxPods: 250
+# Every pod start's spans, to kntrace's podstart (docs/cold-start.md).
+tracing:
+  endpoint: %[14]s
+  samplingRatePerMillion: 1000000
 `, NodeIP, KubeletPort, ports[0], f.pki.CA, f.kubeletCert, f.kubeletKey, cgroupRoot,
 		c.containerdSocket(), DNSServiceIP, ClusterDomain, resolv,
-		filepath.Join(dir, "volume-plugins"), filepath.Join(dir, "pod-logs"))
+		filepath.Join(dir, "volume-plugins"), filepath.Join(dir, "pod-logs"), TracingEndpoint)
 	cfgPath := filepath.Join(dir, "config.yaml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
 		return err
