@@ -286,7 +286,7 @@ func checkColdStartTrace(ctx context.Context, t *testing.T, c *Cluster, jc *jaeg
 		if s == nil {
 			t.Fatalf("no %s phase under %s; it has %d children", name, coldstart.SpanKubernetes, len(group.Children))
 		}
-		line = append(line, fmt.Sprintf("%s %s (%s)", name, (time.Duration(s.DurationMicros) * time.Microsecond).Round(time.Millisecond), s.ColdStartSource))
+		line = append(line, fmt.Sprintf("%s %s (%s)", name, (time.Duration(s.DurationMicros)*time.Microsecond).Round(time.Millisecond), s.ColdStartSource))
 	}
 	t.Logf("cold start %s, first byte after %s: %s", leader.traceID, leader.ttfb.Round(time.Millisecond), strings.Join(line, ", "))
 
@@ -338,7 +338,9 @@ func checkColdStartTrace(ctx context.Context, t *testing.T, c *Cluster, jc *jaeg
 	}
 
 	// Boundaries against containerd's own spans of the same CRI calls.
-	end := func(s *jaeger.Span) time.Time { return s.StartTime.Add(time.Duration(s.DurationMicros) * time.Microsecond) }
+	end := func(s *jaeger.Span) time.Time {
+		return s.StartTime.Add(time.Duration(s.DurationMicros) * time.Microsecond)
+	}
 	lastEnd := func(service, op string) (time.Time, bool) {
 		var at time.Time
 		for _, s := range kubelet.Spans {
