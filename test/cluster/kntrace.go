@@ -47,15 +47,34 @@ const KntraceNamespace = "kntrace-system"
 type backendImage struct {
 	repo, tool, path string
 	env              []string
+	// version is the release the tool's wrapper module builds, as the
+	// upstream image tags it.
+	version func(moduleDir string) (string, error)
 }
 
 var backendImages = []backendImage{
-	// The Collector of tools/otelcol has exactly the components config/
-	// uses (OTLP and Zipkin in, memory_limiter, batch, OTLP out,
-	// health_check): a subset of the contrib distribution.
-	{repo: "otel/opentelemetry-collector-contrib", tool: binaries.Collector, path: "/otelcol-contrib"},
-	// tools/jaeger's v1.76.0 is the v2.13.0 release (one commit, two tags).
-	{repo: "jaegertracing/jaeger", tool: binaries.Jaeger, path: "/cmd/jaeger/jaeger-linux", env: []string{"JAEGER_LISTEN_HOST=0.0.0.0"}},
+	// The Collector of tools/otelcol has the components config/ uses (OTLP
+	// and Zipkin in, memory_limiter, batch, OTLP out, health_check): a
+	// subset of the contrib distribution of the same core version.
+	{repo: "otel/opentelemetry-collector-contrib", tool: binaries.Collector, path: "/otelcol-contrib",
+		version: func(dir string) (string, error) {
+			v, err := requiredVersion(filepath.Join(dir, "tools", "otelcol", "go.mod"), "go.opentelemetry.io/collector/otelcol")
+			return strings.TrimPrefix(v, "v"), err
+		}},
+	// Jaeger tags v1.N.P and v2.(N-63).P on one commit: tools/jaeger's
+	// module version is a v1 one.
+	{repo: "jaegertracing/jaeger", tool: binaries.Jaeger, path: "/cmd/jaeger/jaeger-linux", env: []string{"JAEGER_LISTEN_HOST=0.0.0.0"},
+		version: func(dir string) (string, error) {
+			v, err := requiredVersion(filepath.Join(dir, "tools", "jaeger", "go.mod"), "github.com/jaegertracing/jaeger")
+			if err != nil {
+				return "", err
+			}
+			var minor, patch int
+			if _, err := fmt.Sscanf(v, "v1.%d.%d", &minor, &patch); err != nil || minor < 63 {
+				return "", fmt.Errorf("tools/jaeger builds %s: want v1.N.P with N ≥ 63 (Jaeger v2)", v)
+			}
+			return fmt.Sprintf("2.%d.%d", minor-63, patch), nil
+		}},
 }
 
 // Overlay patches of config/overlays, applied as docs/install.md tells a
@@ -209,6 +228,13 @@ func (c *Cluster) pushBackendImages(ctx context.Context) error {
 		tag, ok := tags[b.repo]
 		if !ok {
 			return fmt.Errorf("config/ names no %s image: update the cluster's backendImages", b.repo)
+		}
+		v, err := b.version(c.cfg.moduleDir)
+		if err != nil {
+			return err
+		}
+		if tag != v {
+			return fmt.Errorf("config/ names %s:%s but the %s of hack/tools.sh is %s: name the version the tests run", b.repo, tag, b.tool, v)
 		}
 		bin, err := binaries.Path(b.tool)
 		if err != nil {

@@ -211,8 +211,12 @@ func TestKntraceConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, b := range backendImages {
-		if tags[b.repo] == "" {
-			t.Errorf("config/ names no %s image (images %v)", b.repo, tags)
+		v, err := b.version(root)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tags[b.repo] != v {
+			t.Errorf("config/ names %s:%s, want %s (the %s of hack/tools.sh)", b.repo, tags[b.repo], v, b.tool)
 		}
 	}
 }
