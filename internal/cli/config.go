@@ -20,11 +20,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/kntrace/kntrace/configmaps"
+	"github.com/kntrace/kntrace/conventions"
 	"github.com/kntrace/kntrace/settings"
 )
 
@@ -266,7 +268,12 @@ components and applications sample every trace (rate 1) and the gateways'
 tail sampling keeps every cold start, error and slow trace and a ratio of the
 rest. It writes sampling-mode into kntrace's config-kntrace (the webhook then
 injects rate 1) and rate 1 into Knative's ConfigMaps; --sampling-mode head
-goes back to sampling at the rate where a trace starts.`,
+goes back to sampling at the rate where a trace starts.
+
+When kntrace is installed with manage-knative-config on (its default), its
+controller keeps Knative's ConfigMaps as config-kntrace says: set then writes
+the protocol, endpoint and rate into config-kntrace first, so the controller
+keeps them, and refuses --serving or --eventing alone.`,
 		Example: `  kn trace config set --protocol grpc --endpoint http://otel-collector.kntrace-system:4317 --sampling-rate 0.1
   kn trace config set --serving --protocol http/protobuf --endpoint http://collector:4318/v1/traces --sampling-rate 1 --dry-run
   kn trace config set --sampling-mode tail
@@ -284,7 +291,7 @@ goes back to sampling at the rate where a trace starts.`,
 			if cmd.Flags().Changed("sampling-rate") {
 				change.SamplingRate = &rate
 			}
-			var kntrace *kntraceChange
+			var modeSet string
 			if cmd.Flags().Changed("sampling-mode") {
 				m, err := parseSamplingMode(mode, change.SamplingRate)
 				if err != nil {
@@ -294,43 +301,81 @@ goes back to sampling at the rate where a trace starts.`,
 					one := 1.0
 					change.SamplingRate = &one
 				}
-				kube, _, err := g.clients()
-				if err != nil {
-					return err
-				}
-				c, err := planKntrace(cmd.Context(), kube, settings.SamplingModeKey, m)
-				if err != nil {
-					return err
-				}
-				kntrace = &c
+				modeSet = m
 			}
-			if change.IsEmpty() {
-				if kntrace == nil {
-					return usageError("nothing to set: give at least one of --protocol, --endpoint, --sampling-rate, --sampling-mode")
-				}
-			} else if err := runWrite(cmd, g, &f, func(c *configmaps.Client, ns string, o configmaps.WriteOptions) (*configmaps.Result, error) {
-				return c.Set(cmd.Context(), ns, change, o)
-			}); err != nil {
+			if change.IsEmpty() && modeSet == "" {
+				return usageError("nothing to set: give at least one of --protocol, --endpoint, --sampling-rate, --sampling-mode")
+			}
+			kube, _, err := g.clients()
+			if err != nil {
 				return err
 			}
-			if kntrace == nil {
+			kntrace, data, err := readKntrace(cmd.Context(), kube)
+			if err != nil {
+				return err
+			}
+			if modeSet != "" {
+				if err := kntrace.set(data, settings.SamplingModeKey, modeSet); err != nil {
+					return err
+				}
+			}
+			if kntrace.managed && !change.IsEmpty() {
+				if f.serving != f.eventing {
+					return usageError("--serving/--eventing: %s/%s has %s on, so kntrace's controller keeps knative-serving and knative-eventing both as it says: set both (leave --serving and --eventing out), or set %s: \"false\" first",
+						conventions.SystemNamespace, settings.ConfigName, settings.ManageKnativeConfigKey, settings.ManageKnativeConfigKey)
+				}
+				for _, kv := range []struct {
+					key string
+					v   *string
+				}{{settings.CollectorProtocolKey, change.Protocol}, {settings.CollectorEndpointKey, change.Endpoint}} {
+					if kv.v != nil {
+						if err := kntrace.set(data, kv.key, *kv.v); err != nil {
+							return err
+						}
+					}
+				}
+				if change.SamplingRate != nil {
+					if err := kntrace.set(data, settings.SamplingRateKey, strconv.FormatFloat(*change.SamplingRate, 'g', -1, 64)); err != nil {
+						return err
+					}
+				}
+			}
+			// config-kntrace first (its controller then agrees with what
+			// follows), once every Knative ConfigMap's write is planned:
+			// a refused change writes nothing anywhere.
+			written, applied := false, false
+			applyFirst := func() error {
+				if f.dryRun || applied {
+					return nil
+				}
+				applied = true
+				var err error
+				if written, err = applyKntrace(cmd.Context(), kube, kntrace); err != nil {
+					return err
+				}
 				return nil
 			}
-			written := false
-			if !f.dryRun {
-				kube, _, err := g.clients()
-				if err != nil {
+			if !change.IsEmpty() {
+				if err := runWrite(cmd, g, &f, func(c *configmaps.Client, ns string, o configmaps.WriteOptions) (*configmaps.Result, error) {
+					if !o.DryRun {
+						if err := applyFirst(); err != nil {
+							return nil, err
+						}
+					}
+					return c.Set(cmd.Context(), ns, change, o)
+				}); err != nil {
 					return err
 				}
-				if written, err = applyKntrace(cmd.Context(), kube, *kntrace); err != nil {
-					return err
-				}
+			} else if err := applyFirst(); err != nil {
+				return err
 			}
 			out := g.streams.Out
 			if f.output != "" {
 				out = g.streams.Err // keep stdout the structured document
 			}
-			printKntrace(out, *kntrace, f.dryRun, written)
+			if modeSet != "" || len(kntrace.keys) > 0 {
+				printKntrace(out, kntrace, f.dryRun, written)
+			}
 			return nil
 		},
 	}

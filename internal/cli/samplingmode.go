@@ -50,42 +50,77 @@ func parseSamplingMode(mode string, rate *float64) (string, error) {
 	return m, nil
 }
 
-// kntraceChange is one key of config-kntrace set by `kn trace config set`.
+// kntraceChange is what `kn trace config set` writes into config-kntrace:
+// --sampling-mode, and, when kntrace's controller keeps Knative's ConfigMaps
+// as config-kntrace says (manage-knative-config), the protocol, endpoint
+// and rate too, or the controller would undo kn's write to Knative's.
 type kntraceChange struct {
-	key, from, to string
+	keys     []string // in the order given
+	from, to map[string]string
 	// missing: kntrace is not installed (no config-kntrace); nothing to do
 	// there, only Knative's ConfigMaps change.
 	missing bool
+	// managed: config-kntrace's manage-knative-config is on.
+	managed bool
 }
 
-// planKntrace reads config-kntrace and checks that setting key to value
-// leaves it valid; it writes nothing.
-func planKntrace(ctx context.Context, kube kubernetes.Interface, key, value string) (kntraceChange, error) {
-	c := kntraceChange{key: key, to: value}
+// readKntrace reads config-kntrace: whether it exists and whether its
+// controller manages Knative's ConfigMaps.
+func readKntrace(ctx context.Context, kube kubernetes.Interface) (kntraceChange, map[string]string, error) {
+	c := kntraceChange{from: map[string]string{}, to: map[string]string{}}
 	cm, err := kube.CoreV1().ConfigMaps(conventions.SystemNamespace).Get(ctx, settings.ConfigName, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
 		c.missing = true
-		return c, nil
+		return c, nil, nil
 	}
 	if err != nil {
-		return c, fmt.Errorf("read %s/%s: %w", conventions.SystemNamespace, settings.ConfigName, err)
+		return c, nil, fmt.Errorf("read %s/%s: %w", conventions.SystemNamespace, settings.ConfigName, err)
 	}
-	c.from = cm.Data[key]
 	data := maps.Clone(cm.Data)
 	if data == nil {
 		data = map[string]string{}
 	}
-	data[key] = value
-	if _, err := settings.NewConfigFromMap(data); err != nil {
-		return c, usageError("%v", err)
+	cfg, err := settings.NewConfigFromMap(data)
+	if err != nil {
+		return c, nil, fmt.Errorf("%s/%s: %w", conventions.SystemNamespace, settings.ConfigName, err)
 	}
-	return c, nil
+	c.managed = cfg.ManageKnativeConfig
+	return c, data, nil
+}
+
+// set adds key=value to the change and checks that config-kntrace stays
+// valid with every change so far; it writes nothing.
+func (c *kntraceChange) set(data map[string]string, key, value string) error {
+	if c.missing {
+		return nil
+	}
+	if _, seen := c.to[key]; !seen {
+		c.keys = append(c.keys, key)
+		c.from[key] = data[key]
+	}
+	c.to[key] = value
+	next := maps.Clone(data)
+	maps.Copy(next, c.to)
+	if _, err := settings.NewConfigFromMap(next); err != nil {
+		return usageError("%v", err)
+	}
+	return nil
+}
+
+// changed reports whether any key gets a new value.
+func (c *kntraceChange) changed() bool {
+	for _, k := range c.keys {
+		if c.from[k] != c.to[k] {
+			return true
+		}
+	}
+	return false
 }
 
 // applyKntrace writes the change into config-kntrace, keeping every other
 // key, unless it is already there.
 func applyKntrace(ctx context.Context, kube kubernetes.Interface, c kntraceChange) (bool, error) {
-	if c.missing {
+	if c.missing || len(c.keys) == 0 {
 		return false, nil
 	}
 	written := false
@@ -95,14 +130,22 @@ func applyKntrace(ctx context.Context, kube kubernetes.Interface, c kntraceChang
 		if err != nil {
 			return err
 		}
-		if v, ok := cm.Data[c.key]; ok && v == c.to {
+		same := true
+		for _, k := range c.keys {
+			if v, ok := cm.Data[k]; !ok || v != c.to[k] {
+				same = false
+			}
+		}
+		if same {
 			return nil
 		}
 		cm = cm.DeepCopy()
 		if cm.Data == nil {
 			cm.Data = map[string]string{}
 		}
-		cm.Data[c.key] = c.to
+		for _, k := range c.keys {
+			cm.Data[k] = c.to[k]
+		}
 		if _, err := cms.Update(ctx, cm, metav1.UpdateOptions{FieldManager: "kn-trace"}); err != nil {
 			return err
 		}
@@ -110,7 +153,7 @@ func applyKntrace(ctx context.Context, kube kubernetes.Interface, c kntraceChang
 		return nil
 	})
 	if err != nil {
-		return false, fmt.Errorf("write %s/%s %s: %w", conventions.SystemNamespace, settings.ConfigName, c.key, err)
+		return false, fmt.Errorf("write %s/%s %s: %w", conventions.SystemNamespace, settings.ConfigName, strings.Join(c.keys, ", "), err)
 	}
 	return written, nil
 }
@@ -120,13 +163,34 @@ func printKntrace(w io.Writer, c kntraceChange, dryRun, written bool) {
 	switch {
 	case c.missing:
 		fmt.Fprintf(w, "%s: not found (kntrace's webhook is not installed): only Knative's ConfigMaps were changed\n", where)
-	case c.from == c.to:
-		fmt.Fprintf(w, "%s\n  unchanged: %s is already %q\n", where, c.key, c.to)
-	case dryRun:
-		fmt.Fprintf(w, "%s\n  -  %s: %q\n  +  %s: %q\n  dry run: nothing written\n", where, c.key, c.from, c.key, c.to)
-	case written:
-		fmt.Fprintf(w, "%s\n  %s: %q → %q (the webhook injects the new rate into revisions created or updated from now on)\n", where, c.key, c.from, c.to)
-	default:
-		fmt.Fprintf(w, "%s\n  unchanged: %s is already %q\n", where, c.key, c.to)
+		return
+	case len(c.keys) == 0:
+		return
+	case !c.changed() || (!dryRun && !written):
+		fmt.Fprintf(w, "%s\n  unchanged: %s\n", where, c.pairs(c.to))
+		return
 	}
+	fmt.Fprintln(w, where)
+	for _, k := range c.keys {
+		if c.from[k] != c.to[k] {
+			fmt.Fprintf(w, "  -  %s: %q\n  +  %s: %q\n", k, c.from[k], k, c.to[k])
+		}
+	}
+	if dryRun {
+		fmt.Fprintln(w, "  dry run: nothing written")
+		return
+	}
+	note := "the webhook injects the new settings into revisions created or updated from now on"
+	if c.managed {
+		note += "; kntrace's controller keeps Knative's ConfigMaps as config-kntrace says"
+	}
+	fmt.Fprintf(w, "  written (%s)\n", note)
+}
+
+func (c *kntraceChange) pairs(m map[string]string) string {
+	out := make([]string, len(c.keys))
+	for i, k := range c.keys {
+		out[i] = fmt.Sprintf("%s is already %q", k, m[k])
+	}
+	return strings.Join(out, ", ")
 }

@@ -134,3 +134,48 @@ func after(s string) string {
 	_, v, _ := strings.Cut(s, "/")
 	return v
 }
+
+// TestConfigSetWritesConfigKntraceWhenManaged: with kntrace installed and
+// manage-knative-config on, its controller keeps Knative's ConfigMaps as
+// config-kntrace says, so set writes the rate, protocol and endpoint there
+// too (found on the real cluster: otherwise the controller undid kn's write
+// within a second); --serving alone is refused, naming the key, and
+// changes nothing.
+func TestConfigSetWritesConfigKntraceWhenManaged(t *testing.T) {
+	srv := apiserver.StartForTest(t)
+	ctx := context.Background()
+	installKntrace(t, srv, manifests.ServingCore, manifests.EventingCore)
+	read := func() (kntrace map[string]string, versions string) {
+		t.Helper()
+		k, err := srv.Client.CoreV1().ConfigMaps(conventions.SystemNamespace).Get(ctx, settings.ConfigName, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		o, err := srv.Client.CoreV1().ConfigMaps(configmaps.ServingNamespace).Get(ctx, configmaps.ObservabilityConfigName, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k.Data, k.ResourceVersion + "/" + o.ResourceVersion + "/" + o.Data[configmaps.SamplingRateKey]
+	}
+	_, v0 := read()
+	r := knTrace(srv.Kubeconfig, "config", "set", "--serving", "--sampling-rate", "0.3")
+	if r.code != cli.ExitUsage || !strings.Contains(r.errOut, "--serving") || !strings.Contains(r.errOut, settings.ManageKnativeConfigKey) {
+		t.Errorf("--serving alone: exit %d, stderr %q; want %d naming --serving and %s", r.code, r.errOut, cli.ExitUsage, settings.ManageKnativeConfigKey)
+	}
+	if _, v := read(); v != v0 {
+		t.Errorf("the refused --serving wrote: %s → %s", v0, v)
+	}
+
+	r = knTrace(srv.Kubeconfig, "config", "set", "--protocol", "grpc", "--endpoint", "http://otel-collector.kntrace-system:4317", "--sampling-rate", "0.5")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.errOut)
+	}
+	k, v := read()
+	got := []string{k[settings.SamplingRateKey], k[settings.CollectorProtocolKey], k[settings.CollectorEndpointKey], v[strings.LastIndex(v, "/")+1:]}
+	if diff := cmp.Diff([]string{"0.5", "grpc", "http://otel-collector.kntrace-system:4317", "0.5"}, got); diff != "" {
+		t.Errorf("config-kntrace (rate, protocol, endpoint) and config-observability's rate (-want +got):\n%s\noutput:\n%s", diff, r.out)
+	}
+	if !strings.Contains(r.out, `+  sampling-rate: "0.5"`) {
+		t.Errorf("output does not show config-kntrace's change:\n%s", r.out)
+	}
+}
