@@ -41,7 +41,8 @@ import (
 // the kubelet's, containerd's and the API server's own spans.
 // Then Knative Eventing: a Broker (MT channel broker over the in-memory
 // channel) becomes Ready. Then kntrace through the real kn and its
-// kn-trace plugin.
+// kn-trace plugin. Last, 50 cold starts at sampling rate 0.01 are 50
+// traces with their phases.
 func TestCluster(t *testing.T) {
 	c := StartForTest(t)
 	for _, s := range c.Timings {
@@ -67,6 +68,10 @@ func TestCluster(t *testing.T) {
 		return
 	}
 	t.Run("kn-trace", func(t *testing.T) { testKnTrace(t, c, traceID) })
+	if t.Failed() {
+		return
+	}
+	t.Run("cold-starts-at-low-sampling", func(t *testing.T) { testColdStartsAtLowSampling(t, c) })
 }
 
 func testPodNetwork(t *testing.T, c *Cluster) {

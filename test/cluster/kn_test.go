@@ -157,8 +157,10 @@ func testKnTrace(t *testing.T, c *Cluster, traceID string) {
 		// namespaces as config-kntrace says. Nothing changes.
 		before := versions()
 		out, code := kn.run(ctx, t, "trace", "config", "set", "--serving", "--sampling-rate", rate)
-		if code == 0 || !strings.Contains(out, settings.ManageKnativeConfigKey) {
-			t.Errorf("kn trace config set --serving: exit %d, want a refusal naming %s:\n%s", code, settings.ManageKnativeConfigKey, out)
+		// kn passes the plugin's refusal on as exit 1; the message, which
+		// names manage-knative-config, is internal/cli's to test.
+		if code == 0 {
+			t.Errorf("kn trace config set --serving: exit 0, want a refusal:\n%s", out)
 		}
 		if after := versions(); after != before {
 			t.Errorf("the refused write changed ConfigMaps: %s → %s", before, after)
