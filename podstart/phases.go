@@ -44,7 +44,7 @@ type Phase struct {
 // contiguous from the request's arrival to its first response byte:
 //
 //	scale_up    arrival → the pod's creation ends (API server: POST pods,
-//	            the last in the namespace before the pod's binding)
+//	            the last in the namespace to start before the pod's binding)
 //	scheduling  → the pod's binding ends (API server: POST pods/NAME/binding)
 //	sandbox     → RunPodSandbox ends (kubelet)
 //	image       → plus the time the kubelet spent in PullImage (zero and
@@ -68,9 +68,12 @@ func Phases(r coldstart.Report, pod PodStart, api []APIRequest) ([]Phase, error)
 	if !ok {
 		return nil, fmt.Errorf("no API server record of binding pod %s/%s (POST pods/%s/binding)", r.Namespace, r.Pod, r.Pod)
 	}
+	// The scheduler sees the pod when it is stored, which can be before
+	// the API server has answered its creator: the creation may end after
+	// the binding starts, never start after it.
 	created, ok := lastRequest(api, func(a APIRequest) bool {
 		return a.Method == http.MethodPost && a.Resource == resourcePods && a.Name == "" &&
-			!a.Span.End.Before(r.Arrival) && !a.Span.End.After(bind.Span.Start)
+			!a.Span.End.Before(r.Arrival) && !a.Span.Start.After(bind.Span.Start)
 	})
 	if !ok {
 		return nil, fmt.Errorf("no API server record of a pod created in %s between the request's arrival and pod %s's binding (POST pods)", r.Namespace, r.Pod)

@@ -71,6 +71,7 @@ func TestPhases(t *testing.T) {
 		name   string
 		pull   int
 		report func(*coldstart.Report)
+		api    func([]*tracepb.ResourceSpans)
 		want   []row
 	}{{
 		name: "image present",
@@ -103,6 +104,26 @@ func TestPhases(t *testing.T) {
 			{coldstart.PhaseProxy, 1570, 1590, act, false, false},
 		},
 	}, {
+		name: "the creation answered after the binding started (the scheduler saw the stored pod first)",
+		api: func(rss []*tracepb.ResourceSpans) {
+			for _, s := range rss[2].ScopeSpans[0].Spans {
+				if s.Name == "POST /api/v1/namespaces/"+fixNS+"/pods" {
+					s.EndTimeUnixNano = uint64(ms(195).UnixNano())
+				}
+			}
+		},
+		want: []row{
+			{coldstart.PhaseScaleUp, 0, 195, api, true, false},
+			{coldstart.PhaseScheduling, 195, 200, api, true, false},
+			{coldstart.PhaseSandbox, 200, 450, kub, true, false},
+			{coldstart.PhaseImage, 450, 450, kub, false, true},
+			{coldstart.PhaseContainers, 450, 690, kub, true, false},
+			{coldstart.PhaseAppInit, 690, 1300, qp, false, false},
+			{coldstart.PhaseReadiness, 1300, 1400, api, true, false},
+			{coldstart.PhaseEndpoints, 1400, 1450, act, false, false},
+			{coldstart.PhaseProxy, 1450, 1470, act, false, false},
+		},
+	}, {
 		name: "a boundary before the previous one makes an empty phase, never a negative one",
 		report: func(r *coldstart.Report) {
 			r.Handoff, r.FirstByte = ms(1390), ms(1470) // the activator's clock behind the API server's
@@ -125,7 +146,11 @@ func TestPhases(t *testing.T) {
 			if tt.report != nil {
 				tt.report(&r)
 			}
-			got, err := phasesOf(t, indexed(fixture(tt.pull)), r)
+			fix := fixture(tt.pull)
+			if tt.api != nil {
+				tt.api(fix)
+			}
+			got, err := phasesOf(t, indexed(fix), r)
 			if err != nil {
 				t.Fatal(err)
 			}
