@@ -140,7 +140,7 @@ type Cluster struct {
 	cfg      config
 	files    *kubeFiles
 	rec      *hostRecord
-	lock     *machineLock
+	lock     *proc.MachineLock
 	mu       sync.Mutex
 	procs    []*proc.Process
 	stopOnce sync.Once
@@ -410,7 +410,7 @@ func (c *Cluster) Stop() {
 				c.cfg.logf("logs kept in %s", kept)
 			}
 		}
-		c.lock.release()
+		c.lock.Release()
 	})
 }
 

@@ -35,6 +35,7 @@ import (
 	"time"
 
 	"github.com/kntrace/kntrace/conventions"
+	"github.com/kntrace/kntrace/test/proc"
 )
 
 // Addresses and names the cluster owns on the machine. No other kntrace
@@ -123,54 +124,10 @@ type hostRecord struct {
 	Created []string `json:"created"`
 }
 
-// machineLock is the held cluster lock.
-type machineLock struct{ f *os.File }
-
 // acquireLock waits until no other cluster holds lockPath, bounded by wait
-// and ctx; progress goes to logf every 15 s.
-func acquireLock(ctx context.Context, wait time.Duration, logf func(string, ...any)) (*machineLock, error) {
-	f, err := os.OpenFile(lockPath, os.O_CREATE|os.O_RDWR, 0o644)
-	if err != nil {
-		return nil, fmt.Errorf("cluster lock %s: %w", lockPath, err)
-	}
-	deadline := time.Now().Add(wait)
-	lastLog := time.Now()
-	tick := time.NewTicker(250 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err == nil {
-			_ = f.Truncate(0)
-			_, _ = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
-			return &machineLock{f: f}, nil
-		}
-		holder := "another process"
-		if b, rerr := os.ReadFile(lockPath); rerr == nil && len(bytes.TrimSpace(b)) > 0 {
-			holder = "pid " + string(bytes.TrimSpace(b))
-		}
-		if time.Now().After(deadline) {
-			f.Close()
-			return nil, fmt.Errorf("another local cluster (%s) has been running for longer than %s: one cluster runs per machine; stop it or pass cluster.WithLockWait (lock %s)", holder, wait, lockPath)
-		}
-		if time.Since(lastLog) >= 15*time.Second {
-			logf("waiting for another local cluster (%s) to stop", holder)
-			lastLog = time.Now()
-		}
-		select {
-		case <-ctx.Done():
-			f.Close()
-			return nil, ctx.Err()
-		case <-tick.C:
-		}
-	}
-}
-
-func (l *machineLock) release() {
-	if l == nil || l.f == nil {
-		return
-	}
-	_ = syscall.Flock(int(l.f.Fd()), syscall.LOCK_UN)
-	_ = l.f.Close()
-	l.f = nil
+// and ctx.
+func acquireLock(ctx context.Context, wait time.Duration, logf func(string, ...any)) (*proc.MachineLock, error) {
+	return proc.LockMachine(ctx, lockPath, "local cluster", "one cluster runs per machine; stop it or pass cluster.WithLockWait", wait, logf)
 }
 
 // newHostRecord records the machine's state before the cluster changes it.

@@ -41,7 +41,7 @@ func TestCleanIptables(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer lock.release()
+	defer lock.Release()
 	before := nftTables()
 	for _, args := range [][]string{
 		{"-t", "nat", "-N", "KUBE-KNTRACE-TEST"},

@@ -198,7 +198,7 @@ type Plane struct {
 	ingress    *ingress
 	forwarders []*forwarder
 	eventing   *eventingPlane
-	lock       *machineLock
+	lock       *proc.MachineLock
 	stopOnce   sync.Once
 }
 
@@ -604,7 +604,7 @@ func (p *Plane) Stop() {
 		if p.lock != nil {
 			cleanStale()
 		}
-		p.lock.release()
+		p.lock.Release()
 		if p.own && os.Getenv("KNTRACE_KEEP_STATE") == "" {
 			_ = os.RemoveAll(p.Dir)
 		}

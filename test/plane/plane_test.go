@@ -135,7 +135,7 @@ func TestCheckPortsNamesBusyPort(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer lock.release()
+	defer lock.Release()
 	l, err := (&net.ListenConfig{}).Listen(context.Background(), "tcp", "127.0.0.1:8013")
 	if err != nil {
 		t.Fatalf("port 8013 is already taken on this machine: %v", err)
