@@ -253,13 +253,13 @@ func (x *Index) Pod(namespace, name string) (PodStart, bool) {
 	return PodStart{UID: p.uid, Sync: p.sync, Spans: append([]Span(nil), x.traces[p.sync.Context.TraceID()]...)}, true
 }
 
-// APIRequests returns the kept API server requests on namespace that match.
-func (x *Index) APIRequests(namespace string, match func(APIRequest) bool) []APIRequest {
+// APIRequests returns the kept API server requests on namespace.
+func (x *Index) APIRequests(namespace string) []APIRequest {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	var out []APIRequest
 	for _, r := range x.api {
-		if r.Namespace == namespace && match(r) {
+		if r.Namespace == namespace {
 			out = append(out, r)
 		}
 	}

@@ -134,13 +134,9 @@ func Phases(r coldstart.Report, pod PodStart, api []APIRequest) ([]Phase, error)
 		if end.Before(prev) {
 			end = prev
 		}
-		phases[i] = Phase{Name: name, Start: prev, End: end, Source: bounds[i+1].source, Evidence: bounds[i+1].evidence}
+		phases[i] = Phase{Name: name, Start: prev, End: end, Source: bounds[i+1].source, Evidence: bounds[i+1].evidence,
+			ImagePresent: name == coldstart.PhaseImage && pulled == 0}
 		prev = end
-	}
-	for i := range phases {
-		if phases[i].Name == coldstart.PhaseImage && pulled == 0 {
-			phases[i].ImagePresent = true
-		}
 	}
 	return phases, nil
 }

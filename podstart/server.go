@@ -19,7 +19,6 @@ package podstart
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"mime"
@@ -29,6 +28,7 @@ import (
 	"time"
 
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/kntrace/kntrace/coldstart"
@@ -98,12 +98,7 @@ func (s *Server) Stats() Stats {
 // Export indexes one export and hands it to the relay. It never fails the
 // sender: spans the relay refuses are counted and reported as rejected.
 func (s *Server) Export(_ context.Context, req *coltracepb.ExportTraceServiceRequest) (*coltracepb.ExportTraceServiceResponse, error) {
-	n := 0
-	for _, rs := range req.GetResourceSpans() {
-		for _, ss := range rs.GetScopeSpans() {
-			n += len(ss.GetSpans())
-		}
-	}
+	n := spanCount(req.GetResourceSpans())
 	s.exports.Add(1)
 	s.spans.Add(uint64(n))
 	s.cfg.index.Add(req.GetResourceSpans())
@@ -224,11 +219,7 @@ func (s *Server) tryPending() time.Time {
 	for _, p := range pending {
 		r := p.report
 		pod, _ := s.cfg.index.Pod(r.Namespace, r.Pod)
-		api := s.cfg.index.APIRequests(r.Namespace, func(a APIRequest) bool { return true })
-		phases, err := Phases(r, pod, api)
-		if err == nil && !pod.Sync.Context.IsValid() {
-			err = errors.New("no kubelet syncPod span")
-		}
+		phases, err := Phases(r, pod, s.cfg.index.APIRequests(r.Namespace))
 		switch {
 		case err == nil:
 			s.recorder.Record(r, pod, phases)
@@ -249,4 +240,15 @@ func (s *Server) tryPending() time.Time {
 		s.mu.Unlock()
 	}
 	return next
+}
+
+// spanCount is the number of spans in rss.
+func spanCount(rss []*tracepb.ResourceSpans) int {
+	n := 0
+	for _, rs := range rss {
+		for _, ss := range rs.GetScopeSpans() {
+			n += len(ss.GetSpans())
+		}
+	}
+	return n
 }

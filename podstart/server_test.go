@@ -50,18 +50,8 @@ type collector struct {
 }
 
 func (c *collector) Export(_ context.Context, req *coltracepb.ExportTraceServiceRequest) (*coltracepb.ExportTraceServiceResponse, error) {
-	c.spans.Add(int64(countSpans(req.GetResourceSpans())))
+	c.spans.Add(int64(spanCount(req.GetResourceSpans())))
 	return &coltracepb.ExportTraceServiceResponse{}, nil
-}
-
-func countSpans(rss []*tracepb.ResourceSpans) int {
-	n := 0
-	for _, rs := range rss {
-		for _, ss := range rs.GetScopeSpans() {
-			n += len(ss.GetSpans())
-		}
-	}
-	return n
 }
 
 // serveGRPC serves srv on a loopback port and returns its address.
@@ -163,7 +153,7 @@ func TestReportThenSpans(t *testing.T) {
 		t.Fatalf("%d spans recorded before the records arrived", got)
 	}
 	fix := fixture(0)
-	sent := countSpans(fix)
+	sent := spanCount(fix)
 	w.export(t, fix)
 	eventually.True(t, 10*time.Second, "the cold start recorded", func() bool { return w.srv.Stats().Recorded == 1 })
 	eventually.True(t, 10*time.Second, "every span received relayed to the collector", func() bool { return w.collector.spans.Load() == int64(sent) })

@@ -32,6 +32,7 @@ import (
 	servingclient "knative.dev/serving/pkg/client/clientset/versioned"
 
 	"github.com/kntrace/kntrace/coldstart"
+	"github.com/kntrace/kntrace/configmaps"
 	"github.com/kntrace/kntrace/conventions"
 	"github.com/kntrace/kntrace/jaeger"
 	"github.com/kntrace/kntrace/settings"
@@ -192,12 +193,12 @@ func (c *Cluster) setSamplingRate(ctx context.Context, rate string) error {
 		return err
 	}
 	if err := c.poll(ctx, time.Minute, "config-observability's rate "+rate, func(ctx context.Context) (string, error) {
-		obs, err := c.Client.CoreV1().ConfigMaps(ServingNamespace).Get(ctx, "config-observability", metav1.GetOptions{})
+		obs, err := c.Client.CoreV1().ConfigMaps(ServingNamespace).Get(ctx, configmaps.ObservabilityConfigName, metav1.GetOptions{})
 		if err != nil {
 			return err.Error(), nil
 		}
-		if v := obs.Data["tracing-sampling-rate"]; v != rate {
-			return "tracing-sampling-rate " + v, nil
+		if v := obs.Data[configmaps.SamplingRateKey]; v != rate {
+			return configmaps.SamplingRateKey + " " + v, nil
 		}
 		return "", nil
 	}); err != nil {
