@@ -38,6 +38,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/kntrace/kntrace/test/binaries"
+	"github.com/kntrace/kntrace/test/manifests"
 	"github.com/kntrace/kntrace/test/proc"
 )
 
@@ -455,15 +456,11 @@ func copyTree(from, to string) error {
 // moduleRoot returns the directory of the main module of the working
 // directory.
 func moduleRoot() (string, error) {
-	out, err := exec.Command("go", "env", "GOMOD").Output()
+	dir, err := manifests.MainModuleDir()
 	if err != nil {
-		return "", fmt.Errorf("go env GOMOD: %w", err)
+		return "", fmt.Errorf("%w, or pass cluster.WithModuleDir", err)
 	}
-	gomod := strings.TrimSpace(string(out))
-	if gomod == "" || gomod == os.DevNull {
-		return "", errors.New("not inside a Go module: run from the kntrace checkout or pass cluster.WithModuleDir")
-	}
-	return filepath.Dir(gomod), nil
+	return dir, nil
 }
 
 // waitNode waits for the Node to register and get its pod CIDR, writes the

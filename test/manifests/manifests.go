@@ -92,6 +92,20 @@ func Fetch(ctx context.Context) error {
 	return nil
 }
 
+// MainModuleDir returns the directory of the main module of the working
+// directory (go env GOMOD): the kntrace checkout when run from it.
+func MainModuleDir() (string, error) {
+	out, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		return "", fmt.Errorf("go env GOMOD: %w", err)
+	}
+	gomod := strings.TrimSpace(string(out))
+	if gomod == "" || gomod == os.DevNull {
+		return "", errors.New("not inside a Go module: run from the kntrace checkout")
+	}
+	return filepath.Dir(gomod), nil
+}
+
 // ModuleDir returns the module cache directory of module@version (version
 // "" = this repository's requirement). It never reaches the network: a
 // module that is not in the cache is an error that says how to fetch it.

@@ -26,6 +26,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/kntrace/kntrace/test/manifests"
 )
 
 // KoPrefix marks an image that is a Go import path built locally.
@@ -132,16 +134,12 @@ func (k *koBuilder) binary(ctx context.Context, image string) (string, error) {
 	return out, nil
 }
 
-// moduleRoot returns the directory of the main module of the current
-// working directory.
+// moduleRoot returns the directory of the main module of the working
+// directory.
 func moduleRoot() (string, error) {
-	out, err := exec.Command("go", "env", "GOMOD").Output()
+	dir, err := manifests.MainModuleDir()
 	if err != nil {
-		return "", fmt.Errorf("go env GOMOD: %w", err)
+		return "", fmt.Errorf("%w, or pass plane.WithModuleDir", err)
 	}
-	gomod := strings.TrimSpace(string(out))
-	if gomod == "" || gomod == os.DevNull {
-		return "", fmt.Errorf("not inside a Go module: run from the kntrace checkout or pass plane.WithModuleDir")
-	}
-	return filepath.Dir(gomod), nil
+	return dir, nil
 }
