@@ -224,6 +224,8 @@ func (s *Server) tryPending() time.Time {
 		case err == nil:
 			s.recorder.Record(r, pod, phases)
 			s.recorded.Add(1)
+			s.cfg.logger.Info("cold start recorded with its Kubernetes phases", "trace", r.TraceID, "pod", r.Namespace+"/"+r.Pod,
+				"total", r.FirstByte.Sub(r.Arrival).Round(time.Millisecond).String(), "phases", len(phases))
 		case now.After(p.deadline):
 			s.incomplete.Add(1)
 			s.cfg.logger.Warn("cold start recorded without its Kubernetes phases", "trace", r.TraceID, "pod", r.Namespace+"/"+r.Pod, "waited", s.cfg.wait, "error", err)

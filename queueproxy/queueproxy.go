@@ -166,7 +166,8 @@ func (q *QueueProxy) Shutdown(ctx context.Context) error {
 	defer cancel()
 	err := q.relay.Shutdown(ctx)
 	st := q.relay.Stats()
-	q.cfg.logger.Info("relay stopped", "accepted_spans", st.AcceptedSpans, "forwarded_spans", st.ForwardedSpans, "dropped_spans", st.DroppedSpans, "rejected_requests", st.RejectedRequests)
+	q.cfg.logger.Info("relay stopped", "accepted_spans", st.AcceptedSpans, "forwarded_spans", st.ForwardedSpans, "dropped_spans", st.DroppedSpans,
+		"rejected_requests", st.RejectedRequests, "forward_retries", st.Retries)
 	return err
 }
 

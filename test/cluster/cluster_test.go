@@ -41,8 +41,10 @@ import (
 // the kubelet's, containerd's and the API server's own spans.
 // Then Knative Eventing: a Broker (MT channel broker over the in-memory
 // channel) becomes Ready. Then kntrace through the real kn and its
-// kn-trace plugin. Last, 50 cold starts at sampling rate 0.01 are 50
-// traces with their phases.
+// kn-trace plugin. Then the collector goes down during a cold start of
+// apps that hold their spans until SIGTERM: nothing is lost, and the apps'
+// spans arrive only after scale to zero. Last, 50 cold starts at sampling
+// rate 0.01 are 50 traces with their phases.
 func TestCluster(t *testing.T) {
 	c := StartForTest(t)
 	for _, s := range c.Timings {
@@ -68,6 +70,10 @@ func TestCluster(t *testing.T) {
 		return
 	}
 	t.Run("kn-trace", func(t *testing.T) { testKnTrace(t, c, traceID) })
+	if t.Failed() {
+		return
+	}
+	t.Run("collector-down-and-scale-to-zero", func(t *testing.T) { testCollectorDownAndScaleToZero(t, c) })
 	if t.Failed() {
 		return
 	}

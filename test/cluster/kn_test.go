@@ -21,16 +21,21 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/kntrace/kntrace/configmaps"
+	"github.com/kntrace/kntrace/conventions"
+	"github.com/kntrace/kntrace/queueproxy"
 	"github.com/kntrace/kntrace/settings"
 	"github.com/kntrace/kntrace/test/binaries"
 )
@@ -97,7 +102,9 @@ func (k *knRunner) run(ctx context.Context, t *testing.T, args ...string) (strin
 // the plugin, `kn trace get` draws testKntrace's trace through the API
 // server (no address given), `kn trace coldstarts` finds helloworld's cold
 // start, `kn trace doctor` passes, and `kn trace config set` changes the
-// sampling rate in a way kntrace's controller keeps.
+// sampling rate in a way kntrace's controller keeps, and that Knative's
+// controller rolls into the revisions' Deployments; the settings it refuses
+// change no ConfigMap and no Deployment.
 func testKnTrace(t *testing.T, c *Cluster, traceID string) {
 	ctx := context.Background()
 	kn := newKnRunner(ctx, t, c)
@@ -152,21 +159,32 @@ func testKnTrace(t *testing.T, c *Cluster, traceID string) {
 			}
 			return strings.Join(vs, " ")
 		}
+		revisionDeployments := []string{sampleFront + "-00001-deployment", sampleBack + "-00001-deployment"}
+		before, generations := versions(), c.deploymentGenerations(ctx, t)
 
-		// Refused: --serving alone while kntrace's controller keeps both
-		// namespaces as config-kntrace says. Nothing changes.
-		before := versions()
-		out, code := kn.run(ctx, t, "trace", "config", "set", "--serving", "--sampling-rate", rate)
-		// kn passes the plugin's refusal on as exit 1; the message, which
-		// names manage-knative-config, is internal/cli's to test.
-		if code == 0 {
-			t.Errorf("kn trace config set --serving: exit 0, want a refusal:\n%s", out)
-		}
-		if after := versions(); after != before {
-			t.Errorf("the refused write changed ConfigMaps: %s → %s", before, after)
+		// Refused: an endpoint without a scheme (Knative would silently
+		// export over TLS), and --serving alone while kntrace's controller
+		// keeps both namespaces as config-kntrace says. Nothing changes:
+		// no ConfigMap's resourceVersion, no Deployment's generation.
+		// kn passes the plugin's refusal on as exit 1; the messages are
+		// internal/cli's to test.
+		for _, args := range [][]string{
+			{"--endpoint", conventions.CollectorName + "." + conventions.SystemNamespace + ":4317"},
+			{"--serving", "--sampling-rate", rate},
+		} {
+			out, code := kn.run(ctx, t, append([]string{"trace", "config", "set"}, args...)...)
+			if code == 0 {
+				t.Errorf("kn trace config set %s: exit 0, want a refusal:\n%s", strings.Join(args, " "), out)
+			}
+			if after := versions(); after != before {
+				t.Errorf("kn trace config set %s, refused, changed ConfigMaps: %s → %s", strings.Join(args, " "), before, after)
+			}
+			if diff := cmp.Diff(generations, c.deploymentGenerations(ctx, t)); diff != "" {
+				t.Errorf("kn trace config set %s, refused, changed Deployments (-before +after):\n%s", strings.Join(args, " "), diff)
+			}
 		}
 
-		out, code = kn.run(ctx, t, "trace", "config", "set", "--sampling-rate", rate)
+		out, code := kn.run(ctx, t, "trace", "config", "set", "--sampling-rate", rate)
 		if code != 0 {
 			t.Fatalf("kn trace config set --sampling-rate %s: exit %d:\n%s", rate, code, out)
 		}
@@ -194,5 +212,53 @@ func testKnTrace(t *testing.T, c *Cluster, traceID string) {
 		}); err != nil {
 			t.Error(err)
 		}
+		// Knative's own controller rolls the revisions' Deployments: their
+		// queue-proxy's OBSERVABILITY_CONFIG says the new rate.
+		want, err := strconv.ParseFloat(rate, 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.poll(ctx, time.Minute, "the revisions' Deployments rolled by Knative's controller to rate "+rate, func(ctx context.Context) (string, error) {
+			var waiting []string
+			for _, name := range revisionDeployments {
+				d, err := c.Client.AppsV1().Deployments(sampleNS).Get(ctx, name, metav1.GetOptions{})
+				if err != nil {
+					return err.Error(), nil
+				}
+				got := math.NaN()
+				for _, ctr := range d.Spec.Template.Spec.Containers {
+					for _, e := range ctr.Env {
+						if ctr.Name == queueProxyCtr && e.Name == queueproxy.EnvObservabilityConfig {
+							if tr, _, err := queueproxy.ParseObservability(e.Value); err == nil {
+								got = tr.SamplingRate
+							}
+						}
+					}
+				}
+				if d.Generation <= generations[sampleNS+"/"+name] || got != want {
+					waiting = append(waiting, fmt.Sprintf("%s generation %d (was %d), queue-proxy sampling rate %v", name, d.Generation, generations[sampleNS+"/"+name], got))
+				}
+			}
+			return strings.Join(waiting, "; "), nil
+		}); err != nil {
+			t.Error(err)
+		}
 	})
+}
+
+// deploymentGenerations is the generation of every Deployment of Knative,
+// kntrace and the sample, by namespace/name.
+func (c *Cluster) deploymentGenerations(ctx context.Context, t *testing.T) map[string]int64 {
+	t.Helper()
+	out := map[string]int64{}
+	for _, ns := range []string{ServingNamespace, configmaps.EventingNamespace, KntraceNamespace, sampleNS} {
+		ds, err := c.Client.AppsV1().Deployments(ns).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range ds.Items {
+			out[ns+"/"+d.Name] = d.Generation
+		}
+	}
+	return out
 }

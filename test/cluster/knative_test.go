@@ -27,7 +27,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/rest"
 	eventingv1 "knative.dev/eventing/pkg/apis/eventing/v1"
 	eventingclient "knative.dev/eventing/pkg/client/clientset/versioned"
 	"knative.dev/pkg/apis"
@@ -50,12 +49,7 @@ func testKnativeScaleFromZero(t *testing.T, c *Cluster) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	quiet := rest.CopyConfig(c.Config)
-	quiet.WarningHandler = rest.NoWarnings{}
-	serving, err := servingclient.NewForConfig(quiet)
-	if err != nil {
-		t.Fatal(err)
-	}
+	serving := c.servingClient(t)
 	const ns, name = "default", "hello"
 	ksvc := &servingv1.Service{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns}}
 	ksvc.Spec.Template.Spec.Containers = []corev1.Container{{Image: image}}

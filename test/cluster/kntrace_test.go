@@ -34,7 +34,6 @@ import (
 	model "github.com/jaegertracing/jaeger-idl/model/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/rest"
 	servingclient "knative.dev/serving/pkg/client/clientset/versioned"
 
 	"github.com/kntrace/kntrace/conventions"
@@ -88,12 +87,7 @@ func testKntrace(t *testing.T, c *Cluster) (traceID string) {
 		t.Fatal(err)
 	}
 	applied := time.Now()
-	quiet := rest.CopyConfig(c.Config)
-	quiet.WarningHandler = rest.NoWarnings{}
-	serving, err := servingclient.NewForConfig(quiet)
-	if err != nil {
-		t.Fatal(err)
-	}
+	serving := c.servingClient(t)
 	for _, name := range []string{sampleFront, sampleBack} {
 		if err := waitServiceReady(ctx, c, serving, sampleNS, name, 3*time.Minute); err != nil {
 			t.Fatal(err)

@@ -21,16 +21,16 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/rest"
 	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
-	servingclient "knative.dev/serving/pkg/client/clientset/versioned"
 
+	"github.com/kntrace/kntrace/activatorhooks"
 	"github.com/kntrace/kntrace/coldstart"
 	"github.com/kntrace/kntrace/configmaps"
 	"github.com/kntrace/kntrace/conventions"
@@ -62,12 +62,7 @@ func testColdStartsAtLowSampling(t *testing.T, c *Cluster) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	quiet := rest.CopyConfig(c.Config)
-	quiet.WarningHandler = rest.NoWarnings{}
-	serving, err := servingclient.NewForConfig(quiet)
-	if err != nil {
-		t.Fatal(err)
-	}
+	serving := c.servingClient(t)
 	namespaces := make([]string, lowRateServices)
 	for i := range namespaces {
 		ns := fmt.Sprintf("lowrate-%d", i)
@@ -140,36 +135,41 @@ func testColdStartsAtLowSampling(t *testing.T, c *Cluster) {
 	defer jc.Close()
 	want := lowRateServices * lowRateRounds
 	var complete map[string]int
+	var lacking []string // cold-start traces without their complete phases
 	if err := c.poll(ctx, 3*time.Minute, fmt.Sprintf("%d cold-start traces with their Kubernetes phases", want), func(ctx context.Context) (string, error) {
+		// Every request that found no backend, so that one the activator
+		// failed to mark is listed too.
 		raws, err := jc.FindTraces(ctx, jaeger.Query{
-			Service: jaeger.ActivatorService, Tags: map[string]string{"faas.coldstart": "true"}, StartMin: started, Limit: 4 * want,
+			Service: jaeger.ActivatorService, Tags: map[string]string{activatorhooks.AttrZeroBackends: "true"}, StartMin: started, Limit: 4 * want,
 		})
 		if err != nil {
 			return err.Error(), nil
 		}
-		complete = map[string]int{}
-		total := 0
+		complete, lacking = map[string]int{}, nil
 		for _, raw := range raws {
 			tr, err := jaeger.Build(raw)
 			if err != nil {
 				return err.Error(), nil
 			}
+			ns, marked, phases := traceNamespace(tr), false, -1
 			for _, s := range tr.Spans {
-				if s.OperationName != coldstart.SpanKubernetes || len(s.Children) != len(coldstart.KubernetesPhases()) {
-					continue
-				}
-				if ns, ok := s.Tags["k8s.namespace.name"].(string); ok {
-					complete[ns]++
-					total++
+				marked = marked || s.ColdStart && s.Service == jaeger.ActivatorService
+				if s.OperationName == coldstart.SpanKubernetes {
+					phases = len(s.Children)
 				}
 			}
+			if marked && phases == len(coldstart.KubernetesPhases()) {
+				complete[ns]++
+				continue
+			}
+			lacking = append(lacking, fmt.Sprintf("%s (%s, %d spans, faas.coldstart %v, Kubernetes phases %d)", tr.TraceID, ns, tr.SpanCount, marked, phases))
 		}
-		if total < want {
-			return fmt.Sprintf("%d complete of %d (by namespace %v)", total, want, complete), nil
+		if total := len(raws) - len(lacking); total < want {
+			return fmt.Sprintf("%d complete of %d (by namespace %v; %d traces, lacking phases: %v)", total, want, complete, len(raws), lacking), nil
 		}
 		return "", nil
 	}); err != nil {
-		t.Fatalf("%v\npodstart's log:\n%s", err, c.podstartLog(ctx))
+		t.Fatalf("%v\npodstart's log:\n%s\nthe activator's log about cold starts:\n%s", err, c.podstartLog(ctx), c.activatorColdStartLog(ctx))
 	}
 	for _, ns := range namespaces {
 		if complete[ns] != lowRateRounds {
@@ -209,4 +209,38 @@ func (c *Cluster) setSamplingRate(ctx context.Context, rate string) error {
 	}
 	_, err = c.Kubectl(ctx, "-n", ServingNamespace, "rollout", "status", "deployment/activator", "--timeout=110s")
 	return err
+}
+
+// traceNamespace is the k8s.namespace.name of tr's first span that names
+// one ("" if none does).
+func traceNamespace(tr *jaeger.Trace) string {
+	for _, s := range tr.Spans {
+		if ns, ok := s.Tags["k8s.namespace.name"].(string); ok {
+			return ns
+		}
+	}
+	return ""
+}
+
+// activatorColdStartLog is what the activators logged about cold starts
+// and podstart (their warnings name what cost a cold start its phases).
+func (c *Cluster) activatorColdStartLog(ctx context.Context) string {
+	pods, err := c.Client.CoreV1().Pods(ServingNamespace).List(ctx, metav1.ListOptions{LabelSelector: "app=activator"})
+	if err != nil || len(pods.Items) == 0 {
+		return fmt.Sprintf("(no activator pod: %v)", err)
+	}
+	var b strings.Builder
+	for _, p := range pods.Items {
+		log, err := c.PodLog(ctx, ServingNamespace, p.Name, "activator")
+		if err != nil {
+			fmt.Fprintf(&b, "%s: %v\n", p.Name, err)
+			continue
+		}
+		for _, line := range strings.Split(log, "\n") {
+			if strings.Contains(line, "cold start") || strings.Contains(line, "cold-start") || strings.Contains(line, "podstart") {
+				fmt.Fprintf(&b, "%s: %s\n", p.Name, line)
+			}
+		}
+	}
+	return b.String()
 }

@@ -220,3 +220,44 @@ func TestKntraceConfig(t *testing.T) {
 		}
 	}
 }
+
+func TestParseRelayStopped(t *testing.T) {
+	const stopped = "2026/12/02 04:10:00 INFO relay stopped logger=kntrace.queueproxy accepted_spans=12 forwarded_spans=11 dropped_spans=1 rejected_requests=0 forward_retries=3\n"
+	for _, tc := range []struct {
+		name, log string
+		want      map[string]int
+		wantErr   string
+	}{{
+		name: "last line",
+		log:  "2026/12/02 04:09:00 INFO OTLP relay listening address=127.0.0.1:4318\n" + stopped,
+		want: map[string]int{"accepted_spans": 12, "forwarded_spans": 11, "dropped_spans": 1, "rejected_requests": 0, "forward_retries": 3},
+	}, {
+		name: "inside a JSON record",
+		log:  `{"level":"info","msg":"` + strings.TrimSpace(stopped) + `"}` + "\n",
+		want: map[string]int{"accepted_spans": 12, "forwarded_spans": 11, "dropped_spans": 1, "rejected_requests": 0, "forward_retries": 3},
+	}, {
+		name:    "no line",
+		log:     "2026/12/02 04:09:00 INFO OTLP relay listening address=127.0.0.1:4318\n",
+		wantErr: `no "relay stopped" line`,
+	}, {
+		name:    "a counter missing",
+		log:     strings.Replace(stopped, " forward_retries=3", "", 1),
+		wantErr: "has no forward_retries",
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := parseRelayStopped(tc.log)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("error %v, want one containing %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("counters (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
