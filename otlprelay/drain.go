@@ -24,15 +24,19 @@ import (
 )
 
 // Drain keeps accepting and returns once the queue has been empty, with no
-// new payload, for the quiet period (the app has flushed), or when ctx ends
-// (then with an error naming what is still queued).
+// new payload, for the quiet period since Drain was called or the last
+// payload came (the app has flushed), or when ctx ends (then with an error
+// naming what is still queued). Counting from the call keeps the relay up
+// for an app that stops listening first and flushes after.
 func (r *Relay) Drain(ctx context.Context) error {
+	start := time.Now()
 	for {
 		r.mu.Lock()
 		changed := r.changed
 		n := len(r.queue)
 		idle := time.Since(r.lastIn)
 		r.mu.Unlock()
+		idle = min(idle, time.Since(start))
 		var wake <-chan time.Time
 		if n == 0 {
 			if idle >= r.cfg.quietPeriod {

@@ -64,8 +64,10 @@ limitations under the License.
 //     reads and removes.
 //
 // At SIGTERM Knative drains requests as upstream does; then Knative flushes
-// its spans into the relay and the relay forwards what it holds, bounded by
-// the kntrace.dev/relay-drain-timeout annotation, else
+// its spans into the relay, the relay waits for the app to stop listening
+// on USER_PORT (the app's SIGTERM comes only after the drain, through its
+// preStop hook, and it flushes then) and forwards what it holds, each
+// stage bounded by the kntrace.dev/relay-drain-timeout annotation, else
 // KNTRACE_RELAY_DRAIN_TIMEOUT.
 //
 // Tracing never costs a request: a relay that cannot listen leaves the

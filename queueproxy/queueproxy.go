@@ -156,12 +156,20 @@ func (q *QueueProxy) Propagator() *propagation.Propagator { return q.propagator 
 // Timeline is the pod's cold-start timeline.
 func (q *QueueProxy) Timeline() *coldstart.Timeline { return q.timeline }
 
-// Shutdown drains the relay (bounded by the drain timeout and ctx) and
-// stops it. Spans it could not forward are dropped and counted.
+// Shutdown waits for the app to stop listening (it flushes its spans at
+// SIGTERM, which it gets only after Knative's Main has returned), then
+// drains the relay and stops it; the wait and the drain are each bounded
+// by the drain timeout, and both by ctx. Spans the relay could not forward
+// are dropped and counted.
 func (q *QueueProxy) Shutdown(ctx context.Context) error {
 	if q.relay == nil {
 		return nil
 	}
+	wctx, wcancel := context.WithTimeout(ctx, q.cfg.drain)
+	if err := q.waitAppStopped(wctx); err != nil {
+		q.cfg.logger.Warn("draining the relay before the app stopped", "error", err)
+	}
+	wcancel()
 	ctx, cancel := context.WithTimeout(ctx, q.cfg.drain)
 	defer cancel()
 	err := q.relay.Shutdown(ctx)

@@ -73,6 +73,7 @@ func TestCluster(t *testing.T) {
 	if t.Failed() {
 		return
 	}
+	t.Run("eventing-cold-start", func(t *testing.T) { testEventingColdStart(t, c) })
 	t.Run("collector-down-and-scale-to-zero", func(t *testing.T) { testCollectorDownAndScaleToZero(t, c) })
 	if t.Failed() {
 		return

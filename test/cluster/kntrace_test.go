@@ -366,38 +366,26 @@ func waitTraceTree(ctx context.Context, c *Cluster, jc *jaeger.Client, traceID, 
 // missing link activator → helloworld's queue-proxy → helloworld →
 // greeter's queue-proxy (directly or through the activator) → greeter.
 func checkTraceTree(tr *model.Trace, clientSpan string) []string {
-	byID := map[model.SpanID]*model.Span{}
-	for _, s := range tr.Spans {
-		byID[s.SpanID] = s
-	}
+	byID := spansByID(tr)
 	client, err := model.SpanIDFromString(clientSpan)
 	if err != nil {
 		return []string{err.Error()}
 	}
-	var problems []string
+	problems := orphans(tr, clientSpan)
 	var entries int
 	for _, s := range tr.Spans {
-		switch p := s.ParentSpanID(); {
-		case p == client:
-			entries++
-			if hop(s) != hopActivator {
-				problems = append(problems, fmt.Sprintf("%s %q is a child of the client's span: want only the activator's", hop(s), s.OperationName))
-			}
-		case p == 0:
-			problems = append(problems, fmt.Sprintf("%s %q is a root inside the client's trace", hop(s), s.OperationName))
-		case byID[p] == nil:
-			problems = append(problems, fmt.Sprintf("%s %q: parent %s not in the trace (orphan)", hop(s), s.OperationName, p))
+		if s.ParentSpanID() != client {
+			continue
+		}
+		entries++
+		if hop(s) != hopActivator {
+			problems = append(problems, fmt.Sprintf("%s %q is a child of the client's span: want only the activator's", hop(s), s.OperationName))
 		}
 	}
 	if entries == 0 {
 		problems = append(problems, "no span is a child of the client's span")
 	}
-	coldStart := slices.ContainsFunc(tr.Spans, func(s *model.Span) bool {
-		return s.ParentSpanID() == client && slices.ContainsFunc(s.Tags, func(kv model.KeyValue) bool {
-			return kv.Key == "faas.coldstart" && kv.AsString() == "true"
-		})
-	})
-	if !coldStart {
+	if !slices.ContainsFunc(tr.Spans, func(s *model.Span) bool { return s.ParentSpanID() == client && isColdStart(s) }) {
 		problems = append(problems, "the activator's span under the client's has no faas.coldstart=true")
 	}
 	// parentHop is the hop of a span's parent, "" for none.
