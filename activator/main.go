@@ -30,7 +30,6 @@ import (
 	"github.com/kelseyhightower/envconfig"
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	otelglobal "go.opentelemetry.io/otel"
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.uber.org/zap"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -48,9 +47,7 @@ import (
 	"knative.dev/pkg/logging/logkey"
 	pkgnet "knative.dev/pkg/network"
 	knativetls "knative.dev/pkg/network/tls"
-	"knative.dev/pkg/observability/resource"
 	k8sruntime "knative.dev/pkg/observability/runtime/k8s"
-	"knative.dev/pkg/observability/tracing"
 	"knative.dev/pkg/signals"
 	"knative.dev/pkg/system"
 	"knative.dev/pkg/version"
@@ -66,14 +63,12 @@ import (
 	"knative.dev/serving/pkg/http/handler"
 	"knative.dev/serving/pkg/logging"
 	"knative.dev/serving/pkg/networking"
-	servingo11y "knative.dev/serving/pkg/observability"
 	o11yconfigmap "knative.dev/serving/pkg/observability/configmap"
 	"knative.dev/serving/pkg/observability/otel"
 
 	"github.com/kntrace/kntrace/activatorhooks"
 	"github.com/kntrace/kntrace/conventions"
 	"github.com/kntrace/kntrace/propagation"
-	"github.com/kntrace/kntrace/sampling"
 )
 
 // component names the activator in logs and telemetry, as upstream.
@@ -139,11 +134,10 @@ func Main() error {
 
 	pprof := k8sruntime.NewProfilingServer(logger.Named("pprof"))
 	mp, upstreamTP := otel.SetupObservabilityOrDie(ctx, component, logger, pprof)
-	// kntrace: the same tracer provider Knative builds from
-	// config-observability, with a sampler that keeps every request that
-	// waits for a cold start and honours a decision sent without trace IDs.
-	// Knative leaves the sampler to its caller when OTEL_TRACES_SAMPLER is
-	// set (setSamplerEnv above), so this one is used as given.
+	// kntrace: the tracer provider Knative builds from config-observability,
+	// with a sampler that keeps every request that waits for a cold start
+	// and honours a decision sent without trace IDs, and a span buffer that
+	// holds spans while the collector is down (newTracerProvider).
 	_ = upstreamTP.Shutdown(ctx)
 	tp, err := newTracerProvider(ctx, o11y)
 	if err != nil {
@@ -366,25 +360,6 @@ func setSamplerEnv(rate float64, getenv func(string) string, setenv func(string,
 		}
 	}
 	return nil
-}
-
-// newTracerProvider is Knative's tracer provider for config-observability's
-// tracing, with the activator's resource and kntrace's sampler: the
-// OTEL_TRACES_SAMPLER environment, except that a new trace for a request
-// that waits for a cold start is always kept (activatorhooks.Sampler) and a
-// sampling decision sent without trace IDs decides (propagation.Sampler).
-func newTracerProvider(ctx context.Context, o11y *servingo11y.Config) (*tracing.TracerProvider, error) {
-	base, err := sampling.FromEnv(os.Getenv)
-	if err != nil {
-		return nil, err
-	}
-	tp, err := tracing.NewTracerProvider(ctx, o11y.Tracing,
-		sdktrace.WithResource(resource.Default(component)),
-		sdktrace.WithSampler(propagation.Sampler(activatorhooks.Sampler(base))))
-	if err != nil {
-		return nil, fmt.Errorf("tracer provider: %w", err)
-	}
-	return tp, nil
 }
 
 // propagatorFromEnv is the bridge the activator extracts and injects with:

@@ -52,7 +52,8 @@ type Phase struct {
 //	containers  → the last StartContainer ends (kubelet)
 //	app_init    → the app's first passing readiness probe (queue-proxy)
 //	readiness   → the kubelet's first status update after it ends (API
-//	            server: PATCH or PUT pods/NAME/status)
+//	            server: PATCH or PUT pods/NAME/status), or the hand-off
+//	            when the activator, probing the pod itself, routed first
 //	endpoints   → the activator hands the request off (activator)
 //	proxy       → the first response byte (activator)
 //
@@ -127,14 +128,28 @@ func Phases(r coldstart.Report, pod PodStart, api []APIRequest) ([]Phase, error)
 	if len(names) != len(bounds)-1 {
 		panic("podstart: the phases and their boundaries disagree")
 	}
+	// No boundary before the hand-off ends after it, none after the first
+	// byte: the activator probes pods itself and can route to one before
+	// the API server records it ready, and the phases stay inside the
+	// request's wait. A boundary moved back to the hand-off is the
+	// activator's.
+	handoff := len(bounds) - 2
 	phases := make([]Phase, len(names))
 	prev := bounds[0].at
 	for i, name := range names {
-		end := bounds[i+1].at
+		b := bounds[i+1]
+		limit := r.FirstByte
+		if i+1 < handoff {
+			limit = r.Handoff
+		}
+		end := b.at
 		if end.Before(prev) {
 			end = prev
 		}
-		phases[i] = Phase{Name: name, Start: prev, End: end, Source: bounds[i+1].source, Evidence: bounds[i+1].evidence,
+		if end.After(limit) {
+			end, b.source, b.evidence = limit, coldstart.PhaseSourceActivator, trace.SpanContext{}
+		}
+		phases[i] = Phase{Name: name, Start: prev, End: end, Source: b.source, Evidence: b.evidence,
 			ImagePresent: name == coldstart.PhaseImage && pulled == 0}
 		prev = end
 	}

@@ -117,13 +117,24 @@ func TestPhases(t *testing.T) {
 			{coldstart.PhaseScheduling, 195, 200, api, true, false},
 		},
 	}, {
-		name: "a boundary before the previous one makes an empty phase, never a negative one",
+		name: "the activator routed before the API server recorded the pod ready (it probes pods itself): readiness ends at the hand-off",
 		report: func(r *coldstart.Report) {
-			r.Handoff, r.FirstByte = ms(1390), ms(1470) // the activator's clock behind the API server's
+			r.Handoff, r.FirstByte = ms(1350), ms(1370) // the status update ends at 1400
 		},
 		changed: []row{
-			{coldstart.PhaseEndpoints, 1400, 1400, act, false, false},
-			{coldstart.PhaseProxy, 1400, 1470, act, false, false},
+			{coldstart.PhaseReadiness, 1300, 1350, act, false, false},
+			{coldstart.PhaseEndpoints, 1350, 1350, act, false, false},
+			{coldstart.PhaseProxy, 1350, 1370, act, false, false},
+		},
+	}, {
+		name: "a boundary before the previous one makes an empty phase, never a negative one",
+		report: func(r *coldstart.Report) {
+			r.AppReady = ms(650) // the queue-proxy's clock behind the kubelet's
+		},
+		changed: []row{
+			{coldstart.PhaseAppInit, 690, 690, qp, false, false},
+			{coldstart.PhaseReadiness, 690, 720, api, true, false},
+			{coldstart.PhaseEndpoints, 720, 1450, act, false, false},
 		},
 	}}
 	for _, tt := range tests {

@@ -53,8 +53,8 @@ const (
 // span, linked to the send span (the CloudEvent's traceparent). Each cold
 // start is its own: the activator hop right above each Service's
 // queue-proxy is marked faas.coldstart=true and holds that pod's
-// Kubernetes phases, and the consumer's activator hop is entered from the
-// broker's filter.
+// Kubernetes phases, inside its wait, and the consumer's activator hop is
+// entered from the broker's filter.
 func testEventingColdStart(t *testing.T, c *Cluster) {
 	ctx := context.Background()
 	serving := c.servingClient(t)
@@ -188,10 +188,14 @@ func checkEventTrace(tr *model.Trace, clientSpan string) []string {
 			problems = append(problems, "no activator span marked faas.coldstart=true right above "+svc+"'s queue-proxy")
 			continue
 		}
-		if !slices.ContainsFunc(tr.Spans, func(s *model.Span) bool {
+		i := slices.IndexFunc(tr.Spans, func(s *model.Span) bool {
 			return s.OperationName == coldstart.SpanKubernetes && s.ParentSpanID() == wait.SpanID
-		}) {
+		})
+		if i < 0 {
 			problems = append(problems, svc+"'s cold start has no "+coldstart.SpanKubernetes+" span under its marked activator span")
+		} else if k := tr.Spans[i]; k.StartTime.Before(wait.StartTime.Add(-boundarySlack)) || k.StartTime.Add(k.Duration).After(wait.StartTime.Add(wait.Duration+boundarySlack)) {
+			problems = append(problems, fmt.Sprintf("%s's Kubernetes phases (%s from %s) lie outside its activator span's wait (%s from %s)",
+				svc, k.Duration, k.StartTime.Format(time.StampMicro), wait.Duration, wait.StartTime.Format(time.StampMicro)))
 		}
 		if svc != eventConsumer {
 			continue
