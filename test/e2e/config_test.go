@@ -20,6 +20,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -137,4 +138,22 @@ func sendPod(t *testing.T, pod plane.Pod, path string) response {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return response{status: resp.StatusCode, body: string(b), ttfb: time.Since(start)}
+}
+
+// startHelloworld starts a plane with kntrace's activator and queue-proxy
+// and the helloworld sample Ready.
+func startHelloworld(t *testing.T, opts ...plane.Option) *plane.Plane {
+	t.Helper()
+	opts = append([]plane.Option{plane.WithActivator(KntraceActivator), plane.WithQueueProxy(KntraceQueueProxy)}, opts...)
+	p := plane.StartForTest(t, opts...)
+	ctx := context.Background()
+	if err := p.ApplyFile(ctx, filepath.Join(repoRoot(t), "samples", "helloworld", "service.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"helloworld", "greeter"} {
+		if _, err := p.WaitServiceReady(ctx, "default", name, 3*time.Minute); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return p
 }
