@@ -25,8 +25,10 @@ limitations under the License.
 // 8008 profiling), probes, informers, stat reporting to the autoscaler
 // and drain on SIGTERM. docs/activator.md lists every difference; in short:
 //
-//   - sampling is parent-based (conventions.SamplerEnv, set before
-//     Knative builds its tracer provider);
+//   - sampling is parent-based (conventions.SamplerEnv), keeps every
+//     request that waits for a cold start, and spans go through
+//     spanbuffer.Buffer instead of the SDK's batch span processor, so a
+//     collector outage longer than the exporter's timeout costs none;
 //   - the propagation bridge is the global propagator and the request
 //     span's extractor, and stale context headers are not forwarded;
 //   - the throttler and the transport to the queue-proxy are wrapped by
