@@ -58,8 +58,10 @@ const (
 // queue-proxy, lets both Services scale to zero (their containers exit 0)
 // and sends one B3 request through Traefik: Jaeger holds one trace under
 // the client's trace ID whose every span's parent is in it, and which
-// links activator → queue-proxy → helloworld → greeter. It returns the
-// trace's ID ("" when it failed before sending).
+// links activator → queue-proxy → helloworld → greeter; once the pods are
+// gone again, each pod's spans in Jaeger are as many as its relay says it
+// forwarded, none dropped. It returns the trace's ID ("" when it failed
+// before sending).
 func testKntrace(t *testing.T, c *Cluster) (traceID string) {
 	ctx := context.Background()
 	// The activator the overlay replaces terminates during the install.
@@ -150,6 +152,14 @@ func testKntrace(t *testing.T, c *Cluster) (traceID string) {
 	t.Logf("from zero through Traefik (b3 single header): %s after %s (time to first byte; %s called %s, both at zero)",
 		resp.Status, ttfb.Round(time.Millisecond), sampleFront, sampleBack)
 
+	pods, err := c.servicePods(ctx, sampleNS, sampleFront, sampleBack)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := map[string]*followedLog{}
+	for svc, pod := range pods {
+		logs[svc] = c.followLog(ctx, sampleNS, pod, queueProxyCtr)
+	}
 	tr, err := waitTraceTree(ctx, c, jc, traceID, clientSpan, 90*time.Second)
 	if err != nil {
 		t.Fatal(err)
@@ -168,6 +178,12 @@ func testKntrace(t *testing.T, c *Cluster) (traceID string) {
 			}
 		}
 	}
+	// Every span each pod exported is in Jaeger: at scale to zero, the
+	// queue-proxy's relay reports what it forwarded.
+	if err := waitNoPods(ctx, c, sampleNS, selector, 3*time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	checkRelayCounts(ctx, t, c, jc, pods, logs, sent.Add(-time.Second), false)
 	return traceID
 }
 
