@@ -98,7 +98,7 @@ func waitSpan(marked []*Span) *Span {
 	}
 	for _, pick := range []func(*Span) bool{
 		func(s *Span) bool { return s.Service == ActivatorService },
-		func(s *Span) bool { return s.ProcessTags["k8s.container.name"] == QueueProxyContainer },
+		isQueueProxy,
 	} {
 		for _, s := range marked {
 			if pick(s) {
@@ -107,4 +107,12 @@ func waitSpan(marked []*Span) *Span {
 		}
 	}
 	return slices.MinFunc(marked, func(a, b *Span) int { return cmp.Or(cmp.Compare(a.Depth, b.Depth), byStart(a, b)) })
+}
+
+// isQueueProxy reports whether s comes from a queue-proxy container: the
+// process tag k8s.container.name, or container.name as Knative v0.50.0's
+// queue-proxy spells it (knative.dev/pkg's semconv.K8SContainerName returns
+// semconv.ContainerName).
+func isQueueProxy(s *Span) bool {
+	return s.ProcessTags["k8s.container.name"] == QueueProxyContainer || s.ProcessTags["container.name"] == QueueProxyContainer
 }

@@ -187,8 +187,8 @@ var ErrEmptyTrace = errors.New("jaeger: trace has no spans")
 // name is that attribute, else the operation name after the prefix, else
 // "coldstart"). The cold-start wait is the duration of one span marked
 // faas.coldstart=true, chosen in this order: the activator's (service
-// "activator"), the queue-proxy's (process tag k8s.container.name =
-// queue-proxy), then the shallowest, earliest one. A trace with neither a
+// "activator"), the queue-proxy's (process tag k8s.container.name, or
+// container.name, = queue-proxy), then the shallowest, earliest one. A trace with neither a
 // marked span nor a phase span has no ColdStart.
 //
 // Links: every reference other than the one taken for the parent (span

@@ -133,6 +133,13 @@ func TestColdStartWaitRule(t *testing.T) {
 		},
 		wantSpan: id(2), wantWait: 80000,
 	}, {
+		name: "queue-proxy as Knative v0.50.0 names its container (container.name)",
+		spans: []*model.Span{
+			fixtureSpan(1, 0, app, "GET /", 0, 100, cold),
+			fixtureSpan(2, 1, &model.Process{ServiceName: "hello", Tags: []model.KeyValue{model.String("container.name", "queue-proxy")}}, "GET /", 10, 90, cold),
+		},
+		wantSpan: id(2), wantWait: 80000,
+	}, {
 		name: "otherwise the shallowest marked span",
 		spans: []*model.Span{
 			fixtureSpan(1, 0, app, "client", 0, 100),
