@@ -47,13 +47,11 @@ func (q *QueueProxy) waitAppStopped(ctx context.Context) error {
 	defer tick.Stop()
 	for {
 		conn, err := d.DialContext(ctx, "tcp", addr)
-		if err != nil {
-			if ctx.Err() != nil {
-				return fmt.Errorf("the app still listened on %s when the relay's drain time ran out: %w", addr, ctx.Err())
-			}
-			return nil
+		if err == nil {
+			conn.Close()
+		} else if ctx.Err() == nil {
+			return nil // nothing listens: the app has stopped
 		}
-		conn.Close()
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("the app still listened on %s when the relay's drain time ran out: %w", addr, ctx.Err())

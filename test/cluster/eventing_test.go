@@ -121,15 +121,13 @@ func testEventingColdStart(t *testing.T, c *Cluster) {
 	}
 
 	var tr *model.Trace
-	var problems []string
 	if err := c.poll(ctx, 2*time.Minute, "the event's trace "+traceID+" whole in Jaeger", func(ctx context.Context) (string, error) {
 		got, err := jc.GetTrace(ctx, traceID)
 		if err != nil {
 			return err.Error(), nil
 		}
 		tr = got
-		problems = checkEventTrace(tr, clientSpan)
-		return strings.Join(problems, "; "), nil
+		return strings.Join(checkEventTrace(tr, clientSpan), "; "), nil
 	}); err != nil {
 		t.Fatalf("%v\nthe last trace Jaeger returned:\n%s", err, describeHops(tr))
 	}

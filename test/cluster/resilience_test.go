@@ -151,7 +151,6 @@ func testCollectorDownAndScaleToZero(t *testing.T, c *Cluster) {
 	// Held until SIGTERM, then the whole tree.
 	deleted := map[string]time.Time{}
 	var tr *model.Trace
-	var problems []string
 	polls := 0
 	if err := c.poll(ctx, 3*time.Minute, "trace "+traceID+" whole in Jaeger and both pods gone", func(ctx context.Context) (string, error) {
 		polls++
@@ -186,10 +185,7 @@ func testCollectorDownAndScaleToZero(t *testing.T, c *Cluster) {
 		if tr == nil {
 			return strings.Join(append(waiting, "no trace yet"), ", "), nil
 		}
-		if problems = checkTraceTree(tr, clientSpan); len(problems) > 0 {
-			waiting = append(waiting, problems...)
-		}
-		return strings.Join(waiting, "; "), nil
+		return strings.Join(append(waiting, checkTraceTree(tr, clientSpan)...), "; "), nil
 	}); err != nil {
 		t.Fatalf("%v\nthe last trace Jaeger returned:\n%s", err, describeHops(tr))
 	}
