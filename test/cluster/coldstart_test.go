@@ -100,7 +100,7 @@ func (r *coldRequest) send(ctx context.Context, c *Cluster, started time.Time) {
 // the node: the next cold start's image phase is the kubelet's pull.
 func testColdStartPhases(t *testing.T, c *Cluster) {
 	ctx := context.Background()
-	jc, err := c.dialJaeger(ctx)
+	jc, err := c.DialJaeger(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +117,7 @@ func testColdStartPhases(t *testing.T, c *Cluster) {
 	}
 
 	// The image pulled: remove it from the node first.
-	if err := waitNoPods(ctx, c, sampleNS, selector, 3*time.Minute); err != nil {
+	if err := c.WaitNoPods(ctx, sampleNS, selector, 3*time.Minute); err != nil {
 		t.Fatal(err)
 	}
 	image, err := c.revisionImage(ctx, coldStartTarget)
@@ -139,7 +139,7 @@ func testColdStartPhases(t *testing.T, c *Cluster) {
 // and fails t if any request failed.
 func wakeWithFollowers(ctx context.Context, t *testing.T, c *Cluster, selector string, followers int) *coldRequest {
 	t.Helper()
-	if err := waitNoPods(ctx, c, sampleNS, selector, 3*time.Minute); err != nil {
+	if err := c.WaitNoPods(ctx, sampleNS, selector, 3*time.Minute); err != nil {
 		t.Fatal(err)
 	}
 	reqs := make([]*coldRequest, 1+followers)
@@ -197,7 +197,7 @@ func activatorRequestSpan(tr *jaeger.Trace, clientSpan string) *jaeger.Span {
 // follower links to the leader's.
 func checkFollowers(ctx context.Context, t *testing.T, c *Cluster, reqs []*coldRequest) {
 	t.Helper()
-	jc, err := c.dialJaeger(ctx)
+	jc, err := c.DialJaeger(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -57,7 +57,6 @@ const (
 // entered from the broker's filter.
 func testEventingColdStart(t *testing.T, c *Cluster) {
 	ctx := context.Background()
-	serving := c.servingClient(t)
 	eventing, err := eventingclient.NewForConfig(c.Config)
 	if err != nil {
 		t.Fatal(err)
@@ -69,7 +68,7 @@ func testEventingColdStart(t *testing.T, c *Cluster) {
 		t.Fatal(err)
 	}
 	for _, name := range []string{eventProducer, eventConsumer} {
-		if err := waitServiceReady(ctx, c, serving, sampleNS, name, 3*time.Minute); err != nil {
+		if err := c.WaitServiceReady(ctx, sampleNS, name, 3*time.Minute); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -91,10 +90,10 @@ func testEventingColdStart(t *testing.T, c *Cluster) {
 		t.Fatal(err)
 	}
 	selector := "serving.knative.dev/service in (" + eventProducer + "," + eventConsumer + ")"
-	if err := waitNoPods(ctx, c, sampleNS, selector, 3*time.Minute); err != nil {
+	if err := c.WaitNoPods(ctx, sampleNS, selector, 3*time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	jc, err := c.dialJaeger(ctx)
+	jc, err := c.DialJaeger(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}

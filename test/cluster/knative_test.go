@@ -31,7 +31,6 @@ import (
 	eventingclient "knative.dev/eventing/pkg/client/clientset/versioned"
 	"knative.dev/pkg/apis"
 	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
-	servingclient "knative.dev/serving/pkg/client/clientset/versioned"
 )
 
 func testKnativeScaleFromZero(t *testing.T, c *Cluster) {
@@ -57,7 +56,7 @@ func testKnativeScaleFromZero(t *testing.T, c *Cluster) {
 	if _, err := serving.ServingV1().Services(ns).Create(ctx, ksvc, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if err := waitServiceReady(ctx, c, serving, ns, name, 2*time.Minute); err != nil {
+	if err := c.WaitServiceReady(ctx, ns, name, 2*time.Minute); err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("Knative Service Ready %s after it was created", time.Since(created).Round(time.Millisecond))
@@ -66,7 +65,7 @@ func testKnativeScaleFromZero(t *testing.T, c *Cluster) {
 		t.Fatal(err)
 	}
 	// From zero: wait until the revision has no pod left.
-	if err := waitNoPods(ctx, c, ns, "serving.knative.dev/service="+name, 3*time.Minute); err != nil {
+	if err := c.WaitNoPods(ctx, ns, "serving.knative.dev/service="+name, 3*time.Minute); err != nil {
 		t.Fatal(err)
 	}
 
@@ -118,44 +117,6 @@ func testKnativeScaleFromZero(t *testing.T, c *Cluster) {
 	if phase != corev1.PodSucceeded || !strings.HasPrefix(log, "200 kntrace-probe "+name+"-") {
 		t.Fatalf("a pod's GET %s: %s, log %q; want 200 from the probe (through Traefik's private entry point)", url, phase, log)
 	}
-}
-
-// waitServiceReady waits for the Knative Service's Ready condition; the
-// timeout error describes its pods.
-func waitServiceReady(ctx context.Context, c *Cluster, serving servingclient.Interface, ns, name string, timeout time.Duration) error {
-	err := c.poll(ctx, timeout, "Knative Service "+name+" Ready", func(ctx context.Context) (string, error) {
-		s, err := serving.ServingV1().Services(ns).Get(ctx, name, metav1.GetOptions{})
-		if err != nil {
-			return err.Error(), nil
-		}
-		if cond := s.Status.GetCondition(apis.ConditionReady); cond != nil {
-			if cond.IsTrue() {
-				return "", nil
-			}
-			return fmt.Sprintf("Ready=%s %s: %s", cond.Status, cond.Reason, cond.Message), nil
-		}
-		return "no Ready condition yet", nil
-	})
-	if err != nil {
-		return fmt.Errorf("%w\n%s", err, c.DescribePods(ctx, ns, "serving.knative.dev/service="+name))
-	}
-	return nil
-}
-
-// waitNoPods waits until no pod of ns matches the selector (a revision
-// scaled to zero).
-func waitNoPods(ctx context.Context, c *Cluster, ns, selector string, timeout time.Duration) error {
-	return c.poll(ctx, timeout, "no pod left of "+selector, func(ctx context.Context) (string, error) {
-		pods, err := c.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: selector})
-		if err != nil {
-			return err.Error(), nil
-		}
-		names := make([]string, 0, len(pods.Items))
-		for _, p := range pods.Items {
-			names = append(names, p.Name)
-		}
-		return strings.Join(names, ", "), nil
-	})
 }
 
 func testKnativeEventing(t *testing.T, c *Cluster) {

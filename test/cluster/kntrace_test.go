@@ -22,11 +22,9 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -91,7 +89,7 @@ func testKntrace(t *testing.T, c *Cluster) (traceID string) {
 	applied := time.Now()
 	serving := c.servingClient(t)
 	for _, name := range []string{sampleFront, sampleBack} {
-		if err := waitServiceReady(ctx, c, serving, sampleNS, name, 3*time.Minute); err != nil {
+		if err := c.WaitServiceReady(ctx, sampleNS, name, 3*time.Minute); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -115,12 +113,12 @@ func testKntrace(t *testing.T, c *Cluster) (traceID string) {
 	// From zero: no pod of either Service left, and every container of
 	// theirs exited 0 (the apps drain their spans at SIGTERM, the
 	// queue-proxy its relay).
-	if err := waitNoPods(ctx, c, sampleNS, selector, 3*time.Minute); err != nil {
+	if err := c.WaitNoPods(ctx, sampleNS, selector, 3*time.Minute); err != nil {
 		t.Fatal(err)
 	}
 	checkExits(t, "the sample's pods at scale to zero", sampleExits, 4)
 
-	jc, err := c.dialJaeger(ctx)
+	jc, err := c.DialJaeger(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -180,7 +178,7 @@ func testKntrace(t *testing.T, c *Cluster) (traceID string) {
 	}
 	// Every span each pod exported is in Jaeger: at scale to zero, the
 	// queue-proxy's relay reports what it forwarded.
-	if err := waitNoPods(ctx, c, sampleNS, selector, 3*time.Minute); err != nil {
+	if err := c.WaitNoPods(ctx, sampleNS, selector, 3*time.Minute); err != nil {
 		t.Fatal(err)
 	}
 	checkRelayCounts(ctx, t, c, jc, pods, logs, sent.Add(-time.Second), false)
@@ -302,22 +300,6 @@ func checkExits(t *testing.T, what string, w *ExitWatch, min int) {
 		return
 	}
 	t.Logf("%s: %s", what, strings.Join(s, "; "))
-}
-
-// dialJaeger connects to the query gRPC API of the Jaeger config/
-// installs, through its Service's cluster IP (kube-proxy's rules serve the
-// host as they serve pods).
-func (c *Cluster) dialJaeger(ctx context.Context) (*jaeger.Client, error) {
-	svc, err := c.Client.CoreV1().Services(KntraceNamespace).Get(ctx, conventions.JaegerService, metav1.GetOptions{})
-	if err != nil {
-		return nil, err
-	}
-	for _, p := range svc.Spec.Ports {
-		if p.Name == conventions.JaegerQueryGRPCPort {
-			return jaeger.Dial(ctx, net.JoinHostPort(svc.Spec.ClusterIP, strconv.Itoa(int(p.Port))))
-		}
-	}
-	return nil, fmt.Errorf("Service %s/%s has no port %s", KntraceNamespace, conventions.JaegerService, conventions.JaegerQueryGRPCPort)
 }
 
 // A hop of the request: Knative's activator, a Service's queue-proxy or

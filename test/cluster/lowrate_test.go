@@ -79,7 +79,7 @@ func testColdStartsAtLowSampling(t *testing.T, c *Cluster) {
 		}
 	}
 	for _, ns := range namespaces {
-		if err := waitServiceReady(ctx, c, serving, ns, coldStartTarget, 3*time.Minute); err != nil {
+		if err := c.WaitServiceReady(ctx, ns, coldStartTarget, 3*time.Minute); err != nil {
 			t.Fatal(err)
 		}
 		if err := c.WaitRoute(ctx, ns, coldStartTarget, time.Minute); err != nil {
@@ -90,7 +90,7 @@ func testColdStartsAtLowSampling(t *testing.T, c *Cluster) {
 	selector := "serving.knative.dev/service=" + coldStartTarget
 	for round := range lowRateRounds {
 		for _, ns := range namespaces {
-			if err := waitNoPods(ctx, c, ns, selector, 3*time.Minute); err != nil {
+			if err := c.WaitNoPods(ctx, ns, selector, 3*time.Minute); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -128,7 +128,7 @@ func testColdStartsAtLowSampling(t *testing.T, c *Cluster) {
 		}
 	}
 
-	jc, err := c.dialJaeger(ctx)
+	jc, err := c.DialJaeger(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}

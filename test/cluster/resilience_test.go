@@ -32,7 +32,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/rest"
 	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
 	servingclient "knative.dev/serving/pkg/client/clientset/versioned"
 
@@ -73,7 +72,7 @@ func testCollectorDownAndScaleToZero(t *testing.T, c *Cluster) {
 		t.Fatal(err)
 	}
 	selector := "serving.knative.dev/service in (" + sampleFront + "," + sampleBack + ")"
-	if err := waitNoPods(ctx, c, resilienceNS, selector, 3*time.Minute); err != nil {
+	if err := c.WaitNoPods(ctx, resilienceNS, selector, 3*time.Minute); err != nil {
 		t.Fatal(err)
 	}
 	exits, err := c.WatchExits(ctx, resilienceNS, selector)
@@ -81,7 +80,7 @@ func testCollectorDownAndScaleToZero(t *testing.T, c *Cluster) {
 		t.Fatal(err)
 	}
 	defer exits.Stop()
-	jc, err := c.dialJaeger(ctx)
+	jc, err := c.DialJaeger(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,7 +98,7 @@ func testCollectorDownAndScaleToZero(t *testing.T, c *Cluster) {
 			}
 		}
 	}()
-	if err := waitNoPods(ctx, c, KntraceNamespace, collectorSelector, 2*time.Minute); err != nil {
+	if err := c.WaitNoPods(ctx, KntraceNamespace, collectorSelector, 2*time.Minute); err != nil {
 		t.Fatal(err)
 	}
 	downAt := time.Now()
@@ -240,19 +239,6 @@ func checkRelayCounts(ctx context.Context, t *testing.T, c *Cluster, jc *jaeger.
 	}
 }
 
-// servingClient is a Knative Serving client that does not print the API
-// server's deprecation warnings.
-func (c *Cluster) servingClient(t *testing.T) servingclient.Interface {
-	t.Helper()
-	quiet := rest.CopyConfig(c.Config)
-	quiet.WarningHandler = rest.NoWarnings{}
-	serving, err := servingclient.NewForConfig(quiet)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return serving
-}
-
 // deployHeldSample creates resilienceNS with the sample's two Services
 // (the images the default namespace's run), their apps' batch delay
 // holdDelay, and waits for them to be Ready and routed.
@@ -279,7 +265,7 @@ func (c *Cluster) deployHeldSample(ctx context.Context, serving servingclient.In
 		}
 	}
 	for _, name := range []string{sampleFront, sampleBack} {
-		if err := waitServiceReady(ctx, c, serving, resilienceNS, name, 3*time.Minute); err != nil {
+		if err := c.WaitServiceReady(ctx, resilienceNS, name, 3*time.Minute); err != nil {
 			return err
 		}
 	}
@@ -420,4 +406,14 @@ func podSpans(ctx context.Context, jc *jaeger.Client, pod string, since time.Tim
 		}
 	}
 	return len(seen), nil
+}
+
+// servingClient is c.ServingClient, failing the test on an error.
+func (c *Cluster) servingClient(t *testing.T) servingclient.Interface {
+	t.Helper()
+	serving, err := c.ServingClient()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return serving
 }
