@@ -39,21 +39,26 @@ type Suite struct {
 	Package   string
 	Pattern   string
 	Benchtime string
+	// Once runs the suite in the first round only: its benchmarks take
+	// their own samples and report medians (the local cluster's, which
+	// takes minutes to boot).
+	Once bool
 }
 
 func (s Suite) String() string { return s.Package }
 
 // ParseSuite reads a suite as hack/bench.sh lists it: "package pattern
-// benchtime".
+// benchtime", and "once" after them for a suite that runs in the first
+// round only.
 func ParseSuite(line string) (Suite, error) {
 	f := strings.Fields(line)
-	if len(f) != 3 {
-		return Suite{}, fmt.Errorf("suite %q: want \"package pattern benchtime\", e.g. \"cmd/queue ^Benchmark 1x\"", line)
+	if len(f) < 3 || len(f) > 4 || (len(f) == 4 && f[3] != "once") {
+		return Suite{}, fmt.Errorf("suite %q: want \"package pattern benchtime [once]\", e.g. \"cmd/queue ^Benchmark 1x\"", line)
 	}
 	if _, err := regexp.Compile(f[1]); err != nil {
 		return Suite{}, fmt.Errorf("suite %q: pattern: %w", line, err)
 	}
-	return Suite{Package: f[0], Pattern: f[1], Benchtime: f[2]}, nil
+	return Suite{Package: f[0], Pattern: f[1], Benchtime: f[2], Once: len(f) == 4}, nil
 }
 
 // Runner compiles a suite's test binary and runs its benchmarks once,
@@ -64,9 +69,9 @@ type Runner interface {
 	Run(ctx context.Context, s Suite, out io.Writer) error
 }
 
-// Run compiles every suite, then runs them rounds times, the suites taking
-// turns within each round so that machine noise hits kntrace and its anchor
-// alike. Everything the binaries print goes to raw; progress (and the
+// Run compiles every suite, then runs them rounds times (a suite marked
+// Once in the first round only), the suites taking turns within each round
+// so that machine noise hits kntrace and its anchor alike. Everything the binaries print goes to raw; progress (and the
 // result, failure and panic lines) to progress.
 //
 // A suite that does not compile, exits with an error, fails, skips or
@@ -94,6 +99,9 @@ func Run(ctx context.Context, r Runner, suites []Suite, rounds int, raw, progres
 	samples := Samples{}
 	for round := 1; round <= rounds; round++ {
 		for _, s := range runnable {
+			if s.Once && round > 1 {
+				continue
+			}
 			if err := ctx.Err(); err != nil {
 				return samples, errors.Join(append(errs, err)...)
 			}

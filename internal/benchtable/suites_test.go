@@ -113,6 +113,22 @@ func TestRunReportsEverySuiteThatDropsItsRows(t *testing.T) {
 	}
 }
 
+// TestRunOnceSuiteRunsInTheFirstRoundOnly: a suite marked once (the local
+// cluster's) runs in round 1 and nowhere else; its samples are there.
+func TestRunOnceSuiteRunsInTheFirstRoundOnly(t *testing.T) {
+	r := &fakeRunner{output: map[string]string{"a": pairOutput, "cluster": pairOutput}}
+	samples, err := Run(context.Background(), r, suites(t, "a ^BenchmarkPair$ 1x", "cluster ^BenchmarkPair$ 1x once"), 3, io.Discard, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"a", "cluster", "a", "a"}, r.runs); diff != "" {
+		t.Errorf("run order (-want +got):\n%s", diff)
+	}
+	if got := len(samples["BenchmarkPair/kntrace"]["req/s"]); got != 4 {
+		t.Errorf("BenchmarkPair/kntrace req/s: %d samples, want 4 (3 rounds of a, 1 of cluster)", got)
+	}
+}
+
 func TestRunAlternatesSuitesWithinRounds(t *testing.T) {
 	r := &fakeRunner{output: map[string]string{"a": pairOutput, "b": pairOutput}}
 	var progress bytes.Buffer
@@ -135,7 +151,9 @@ func TestParseSuite(t *testing.T) {
 		wantErr    string
 	}{
 		{name: "as bench.sh lists it", line: "cmd/queue ^BenchmarkQueueProxy(Startup)?$ 1x", want: Suite{Package: "cmd/queue", Pattern: "^BenchmarkQueueProxy(Startup)?$", Benchtime: "1x"}},
-		{name: "no benchtime", line: "cmd/queue ^Benchmark", wantErr: `want "package pattern benchtime"`},
+		{name: "once", line: "test/cluster ^BenchmarkClusterIngress$ 1x once", want: Suite{Package: "test/cluster", Pattern: "^BenchmarkClusterIngress$", Benchtime: "1x", Once: true}},
+		{name: "no benchtime", line: "cmd/queue ^Benchmark", wantErr: `want "package pattern benchtime [once]"`},
+		{name: "a fourth field that is not once", line: "cmd/queue ^Benchmark 1x twice", wantErr: `want "package pattern benchtime [once]"`},
 		{name: "bad pattern", line: "cmd/queue ^Benchmark( 1x", wantErr: "pattern: error parsing regexp"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

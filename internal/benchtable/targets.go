@@ -33,4 +33,6 @@ var Targets = []Target{
 	{Workload: regexp.MustCompile(`^BenchmarkQueueProxy/sampling=1$`), Metric: "p99-ms", MaxRatio: 1.1, Source: "queue-proxy p99 ≤ 1.1×, traced traffic"},
 	{Workload: regexp.MustCompile(`^BenchmarkQueueProxy/sampling=0$`), Metric: "p99-ms", MaxRatio: 1.1, Source: "queue-proxy p99 ≤ 1.1×, sampling 0"},
 	{Workload: regexp.MustCompile(`^BenchmarkQueueProxyStartup$`), Metric: "ready-ms", MaxDelta: 5, Source: "queue-proxy start-up ≤ upstream + 5 ms"},
+	{Workload: regexp.MustCompile(`^BenchmarkClusterIngress/cold$`), Metric: "ttfb-ms", MaxDelta: 5, Source: "cluster: from zero through the ingress ≤ upstream + 5 ms"},
+	{Workload: regexp.MustCompile(`^BenchmarkClusterIngress/warm$`), Metric: "p99-ms", MaxRatio: 1.1, Source: "cluster: warm p99 through the ingress ≤ 1.1×"},
 }

@@ -43,8 +43,11 @@ import (
 // channel) becomes Ready. Then kntrace through the real kn and its
 // kn-trace plugin. Then the collector goes down during a cold start of
 // apps that hold their spans until SIGTERM: nothing is lost, and the apps'
-// spans arrive only after scale to zero. Last, 50 cold starts at sampling
-// rate 0.01 are 50 traces with their phases.
+// spans arrive only after scale to zero. An app with the plain
+// OpenTelemetry SDK is traced through the queue-proxy's relay. 50 cold
+// starts at sampling rate 0.01 are 50 traces with their phases. Last, the
+// same requests through Knative's own activator and queue-proxy: B3 is
+// cut at the activator, W3C is whole, no cold start is marked.
 func TestCluster(t *testing.T) {
 	c := StartForTest(t)
 	for _, s := range c.Timings {
@@ -78,7 +81,10 @@ func TestCluster(t *testing.T) {
 	if t.Failed() {
 		return
 	}
+	t.Run("polyglot-relay", func(t *testing.T) { testPolyglotRelay(t, c) })
 	t.Run("cold-starts-at-low-sampling", func(t *testing.T) { testColdStartsAtLowSampling(t, c) })
+	// Last: it puts Knative's own activator and queue-proxy back.
+	t.Run("upstream-comparison", func(t *testing.T) { testUpstreamComparison(t, c) })
 }
 
 func testPodNetwork(t *testing.T, c *Cluster) {

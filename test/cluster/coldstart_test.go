@@ -57,7 +57,7 @@ type coldRequest struct {
 	sent, ttfb      time.Duration
 }
 
-func newTraceParent(t *testing.T) (traceID, spanID string) {
+func newTraceParent(t testing.TB) (traceID, spanID string) {
 	t.Helper()
 	raw := make([]byte, 24)
 	if _, err := rand.Read(raw); err != nil {

@@ -37,7 +37,6 @@ import (
 	"github.com/kntrace/kntrace/conventions"
 	"github.com/kntrace/kntrace/jaeger"
 	"github.com/kntrace/kntrace/revisions"
-	"github.com/kntrace/kntrace/test/plane"
 )
 
 // The sample's two Knative Services: helloworld calls greeter.
@@ -172,7 +171,7 @@ func testKntrace(t *testing.T, c *Cluster) (traceID string) {
 		}
 		for _, other := range traces {
 			if id := other.Spans[0].TraceID.String(); id != traceID {
-				t.Errorf("%s has spans in another trace %s since the request:\n%s", svc, id, plane.DescribeTrace(other))
+				t.Errorf("%s has spans in another trace %s since the request:\n%s", svc, id, describeHops(other))
 			}
 		}
 	}

@@ -409,7 +409,7 @@ func podSpans(ctx context.Context, jc *jaeger.Client, pod string, since time.Tim
 }
 
 // servingClient is c.ServingClient, failing the test on an error.
-func (c *Cluster) servingClient(t *testing.T) servingclient.Interface {
+func (c *Cluster) servingClient(t testing.TB) servingclient.Interface {
 	t.Helper()
 	serving, err := c.ServingClient()
 	if err != nil {

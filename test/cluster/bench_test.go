@@ -1,0 +1,81 @@
+/*
+Copyright 2026 The kntrace Authors
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package cluster
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// benchPlan: 24 cold starts and 1000 warm requests per data plane.
+var benchPlan = comparePlan{services: 8, rounds: 3, warm: 1000}
+
+// BenchmarkClusterIngress measures what a user of a Knative cluster feels,
+// through Traefik, on one local cluster in one run: first with kntrace's
+// activator and queue-proxy, then with Knative's own (the overlays
+// removed, everything else kept), the same plain Services (benchPlan):
+//
+//	cold/{kntrace,upstream}  ttfb-ms: median time to first byte from zero
+//	warm/{kntrace,upstream}  p50-ms, p99-ms: sequential sampled requests
+//
+// Booting the cluster takes minutes, so make bench runs this suite once
+// and the figures are medians of its own samples; the data planes cannot
+// alternate (swapping the activator takes about a minute).
+func BenchmarkClusterIngress(b *testing.B) {
+	c := StartForTest(b)
+	ctx := context.Background()
+	for _, install := range []func(context.Context) error{c.InstallServing, c.InstallTraefik, c.InstallKntrace} {
+		if err := install(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+	image, err := c.GoImage(ctx, ProbeProgram)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := c.Client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: compareNS}}, metav1.CreateOptions{}); err != nil {
+		b.Fatal(err)
+	}
+	jc, err := c.DialJaeger(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer jc.Close()
+	kntrace := compareDataPlane(ctx, b, c, jc, image, "kntrace", benchPlan)
+	if err := c.UseUpstreamDataPlane(ctx); err != nil {
+		b.Fatal(err)
+	}
+	upstream := compareDataPlane(ctx, b, c, jc, image, "upstream", benchPlan)
+
+	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+	for _, f := range []struct {
+		name string
+		d    dataPlaneFigures
+	}{{"kntrace", kntrace}, {"upstream", upstream}} {
+		b.Run("cold/"+f.name, func(b *testing.B) {
+			b.ReportMetric(ms(percentile(f.d.coldTTFB, 50)), "ttfb-ms")
+		})
+		b.Run("warm/"+f.name, func(b *testing.B) {
+			b.ReportMetric(ms(percentile(f.d.warm, 50)), "p50-ms")
+			b.ReportMetric(ms(percentile(f.d.warm, 99)), "p99-ms")
+		})
+	}
+}
