@@ -17,14 +17,18 @@ limitations under the License.
 package cluster
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -101,7 +105,8 @@ func (k *knRunner) run(ctx context.Context, t *testing.T, args ...string) (strin
 // testKnTrace drives kntrace on the cluster through the real kn: kn finds
 // the plugin, `kn trace get` draws testKntrace's trace through the API
 // server (no address given), `kn trace coldstarts` finds helloworld's cold
-// start, `kn trace doctor` passes, and `kn trace config set` changes the
+// start, `kn trace doctor` passes, `kn trace dashboard` serves Jaeger's UI
+// and API on a local port, and `kn trace config set` changes the
 // sampling rate in a way kntrace's controller keeps, and that Knative's
 // controller rolls into the revisions' Deployments; the settings it refuses
 // change no ConfigMap and no Deployment.
@@ -141,6 +146,7 @@ func testKnTrace(t *testing.T, c *Cluster, traceID string) {
 		}
 		t.Logf("kn trace doctor:\n%s", out)
 	})
+	t.Run("dashboard", func(t *testing.T) { testKnDashboard(ctx, t, kn, traceID) })
 	t.Run("config-set", func(t *testing.T) {
 		const rate = "0.5"
 		versions := func() string {
@@ -262,3 +268,68 @@ func (c *Cluster) deploymentGenerations(ctx context.Context, t *testing.T) map[s
 	}
 	return out
 }
+
+// testKnDashboard runs `kn trace dashboard` as a user would, reads the URL
+// it prints, and fetches Jaeger's UI and the trace through it (the tunnel
+// goes through the API server's port-forward); an interrupt ends it with
+// exit 0.
+func testKnDashboard(ctx context.Context, t *testing.T, kn *knRunner, traceID string) {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, kn.kn, "trace", "dashboard")
+	cmd.Env = kn.env
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	defer func() {
+		_ = cmd.Process.Signal(os.Interrupt)
+		if err := <-done; err != nil {
+			t.Errorf("kn trace dashboard after an interrupt: %v, want exit 0\nstderr:\n%s", err, stderr.String())
+		}
+	}()
+	urls := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if m := dashboardURL.FindString(sc.Text()); m != "" {
+				urls <- m
+			}
+		}
+		done <- cmd.Wait()
+	}()
+	var url string
+	select {
+	case url = <-urls:
+	case <-ctx.Done():
+		t.Fatalf("kn trace dashboard printed no URL within 2m\nstderr:\n%s", stderr.String())
+	}
+	t.Logf("kn trace dashboard: %s", url)
+	for _, tc := range []struct{ path, want string }{
+		{"", "<html"},
+		{"api/traces/" + traceID, traceID},
+	} {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url+tc.path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatalf("GET %s%s: %v", url, tc.path, err)
+		}
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), tc.want) {
+			t.Errorf("GET %s%s through kn trace dashboard: %s, %d bytes; want 200 containing %q", url, tc.path, resp.Status, len(body), tc.want)
+		}
+	}
+}
+
+// dashboardURL is the URL `kn trace dashboard` prints.
+var dashboardURL = regexp.MustCompile(`http://127\.0\.0\.1:[0-9]+/`)
