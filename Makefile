@@ -18,7 +18,7 @@ test: ## install what the tests need, then run unit, integration and end-to-end 
 bench: ## run every kntrace-vs-upstream comparison and print the table
 	@hack/bench.sh
 
-demo: ## a local Knative plane with kntrace: cold-start and eventing traces as waterfalls (Ctrl-C stops; ARGS=-no-wait)
+demo: ## a real single-node Kubernetes 1.35 cluster (Knative Serving and Eventing v0.50.0, Traefik) with kntrace: cold-start and eventing traces as waterfalls (root; Ctrl-C stops; ARGS=-no-wait)
 	@hack/demo.sh $(ARGS)
 
 lint: ## gofmt, go vet, license headers

@@ -79,7 +79,11 @@ func (t *Trace) summarise() {
 		}
 	}
 	if len(marked) > 0 || len(cs.Phases) > 0 {
-		slices.SortStableFunc(cs.Phases, func(a, b Phase) int { return cmp.Compare(a.OffsetMicros, b.OffsetMicros) })
+		// Phases that start together (a zero-length image pull and the
+		// containers' start) keep the order they happen in.
+		slices.SortStableFunc(cs.Phases, func(a, b Phase) int {
+			return cmp.Or(cmp.Compare(a.OffsetMicros, b.OffsetMicros), comparePhases(a.Name, b.Name))
+		})
 		t.ColdStart = cs
 	}
 	t.markCritical(root, root.End())

@@ -184,6 +184,41 @@ func TestColdStartWaitRule(t *testing.T) {
 	}
 }
 
+// TestColdStartPhasesStartingTogether: on the real cluster an image already
+// on the node is a zero-length image phase that starts with the containers'
+// phase; the summary lists them in the order they happen, whichever order
+// Jaeger returns the spans in.
+func TestColdStartPhasesStartingTogether(t *testing.T) {
+	act := process("activator", "activator", "knative-serving")
+	for _, order := range []string{"containers first", "image first"} {
+		t.Run(order, func(t *testing.T) {
+			spans := []*model.Span{
+				fixtureSpan(1, 0, act, "GET /", 0, 100, model.Bool(attrColdStart, true)),
+				fixtureSpan(2, 1, act, "kntrace.coldstart.sandbox", 0, 10, phase("sandbox")),
+				fixtureSpan(3, 1, act, "kntrace.coldstart.containers", 10, 40, phase("containers")),
+				fixtureSpan(4, 1, act, "kntrace.coldstart.image", 10, 10, phase("image")),
+			}
+			if order == "image first" {
+				spans[2], spans[3] = spans[3], spans[2]
+			}
+			tr, err := Build(&model.Trace{Spans: spans})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tr.ColdStart == nil {
+				t.Fatal("no cold start")
+			}
+			var got []string
+			for _, p := range tr.ColdStart.Phases {
+				got = append(got, p.Name)
+			}
+			if diff := cmp.Diff([]string{"sandbox", "image", "containers"}, got); diff != "" {
+				t.Errorf("phases (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
 func TestErrorsRecognised(t *testing.T) {
 	p := process("svc", "user-container", "default")
 	tests := []struct {

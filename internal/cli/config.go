@@ -319,6 +319,10 @@ keeps them, and refuses --serving or --eventing alone.`,
 					return err
 				}
 			}
+			// A value config-kntrace refuses is reported after Knative's
+			// own check of it (the dry run below), whose refusal says what
+			// Knative would do with it; either way nothing is written.
+			var kntraceErr error
 			if kntrace.managed && !change.IsEmpty() {
 				if f.serving != f.eventing {
 					return usageError("--serving/--eventing: %s/%s has %s on, so kntrace's controller keeps knative-serving and knative-eventing both as it says: set both (leave --serving and --eventing out), or set %s: \"false\" first",
@@ -328,16 +332,12 @@ keeps them, and refuses --serving or --eventing alone.`,
 					key string
 					v   *string
 				}{{settings.CollectorProtocolKey, change.Protocol}, {settings.CollectorEndpointKey, change.Endpoint}} {
-					if kv.v != nil {
-						if err := kntrace.set(data, kv.key, *kv.v); err != nil {
-							return err
-						}
+					if kv.v != nil && kntraceErr == nil {
+						kntraceErr = kntrace.set(data, kv.key, *kv.v)
 					}
 				}
-				if change.SamplingRate != nil {
-					if err := kntrace.set(data, settings.SamplingRateKey, strconv.FormatFloat(*change.SamplingRate, 'g', -1, 64)); err != nil {
-						return err
-					}
+				if change.SamplingRate != nil && kntraceErr == nil {
+					kntraceErr = kntrace.set(data, settings.SamplingRateKey, strconv.FormatFloat(*change.SamplingRate, 'g', -1, 64))
 				}
 			}
 			// config-kntrace first (its controller then agrees with what
@@ -362,7 +362,11 @@ keeps them, and refuses --serving or --eventing alone.`,
 							return nil, err
 						}
 					}
-					return c.Set(cmd.Context(), ns, change, o)
+					res, err := c.Set(cmd.Context(), ns, change, o)
+					if err == nil && kntraceErr != nil {
+						return nil, kntraceErr
+					}
+					return res, err
 				}); err != nil {
 					return err
 				}

@@ -165,6 +165,17 @@ func TestConfigSetWritesConfigKntraceWhenManaged(t *testing.T) {
 	if _, v := read(); v != v0 {
 		t.Errorf("the refused --serving wrote: %s → %s", v0, v)
 	}
+	// An endpoint Knative would crash-loop on is refused as on an install
+	// without kntrace, by Knative's check naming the fix (found on the
+	// real cluster by make demo: config-kntrace's own check answered
+	// first, as a usage error), and nothing is written.
+	r = knTrace(srv.Kubeconfig, "config", "set", "--protocol", "grpc", "--endpoint", "10.0.0.1:4317", "--sampling-rate", "1")
+	if r.code != cli.ExitRefused || !strings.Contains(r.errOut, `tracing-endpoint "10.0.0.1:4317"`) || !strings.Contains(r.errOut, "http://10.0.0.1:4317") {
+		t.Errorf("--protocol grpc --endpoint 10.0.0.1:4317: exit %d, stderr %q; want %d naming tracing-endpoint and the fix", r.code, r.errOut, cli.ExitRefused)
+	}
+	if _, v := read(); v != v0 {
+		t.Errorf("the refused endpoint wrote: %s → %s", v0, v)
+	}
 
 	r = knTrace(srv.Kubeconfig, "config", "set", "--protocol", "grpc", "--endpoint", "http://otel-collector.kntrace-system:4317", "--sampling-rate", "0.5")
 	if r.code != 0 {

@@ -18,33 +18,35 @@ package demo
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
-	"net/http"
-	"net/http/httptrace"
-	"os"
-	"path/filepath"
-	"runtime"
 	"strings"
 	"time"
 
 	"github.com/kntrace/kntrace/internal/cli"
-	"github.com/kntrace/kntrace/jaeger"
-	"github.com/kntrace/kntrace/test/plane"
+	"github.com/kntrace/kntrace/test/cluster"
 )
 
-// kntrace's own data-plane builds, built from source as `ko apply` would.
+// Defaults.
 const (
-	Activator  = "ko://github.com/kntrace/kntrace/cmd/activator"
-	QueueProxy = "ko://github.com/kntrace/kntrace/cmd/queue"
+	// DefaultLockWait bounds the wait for a cluster test that holds the
+	// machine's one cluster: the demo queues behind it.
+	DefaultLockWait = 60 * time.Minute
+	// DefaultWidth is the waterfall's width in columns.
+	DefaultWidth = 120
+)
+
+// The samples, deployed with ko from the kntrace checkout as a user would.
+const (
+	sampleNS         = "default"
+	helloworldSample = "samples/helloworld/service.yaml"
+	eventingSample   = "samples/eventing/service.yaml"
 )
 
 type config struct {
-	wait  bool
-	width int
+	wait     bool
+	width    int
+	lockWait time.Duration
 }
 
 // Option configures Run.
@@ -54,20 +56,28 @@ type optionFunc func(*config)
 
 func (f optionFunc) apply(c *config) { f(c) }
 
-// WithoutWaiting returns once everything is shown instead of keeping Jaeger
-// up until the context ends (for a non-interactive run).
+// WithoutWaiting returns once everything is shown instead of keeping the
+// cluster up until the context ends (for a non-interactive run).
 func WithoutWaiting() Option { return optionFunc(func(c *config) { c.wait = false }) }
 
 // WithWidth sets the waterfall's width in columns.
 func WithWidth(n int) Option { return optionFunc(func(c *config) { c.width = n }) }
 
-// Run starts the local Knative plane with kntrace's activator and
-// queue-proxy, deploys the samples, sends a cold-start request with B3
-// headers and an event through a broker, and prints each trace as a
-// waterfall. Unless WithoutWaiting is given it then keeps Jaeger's query API
-// up until ctx ends; everything is stopped before it returns.
+// WithLockWait bounds the wait for another cluster on the machine (a
+// cluster test) to stop (default DefaultLockWait).
+func WithLockWait(d time.Duration) Option { return optionFunc(func(c *config) { c.lockWait = d }) }
+
+// Run boots the local single-node Kubernetes cluster of test/cluster with
+// Knative Serving, Traefik, kntrace and Knative Eventing, shows Knative's
+// tracing configuration with kn trace, deploys the samples with ko, sends a
+// request with B3 headers to helloworld and one with a W3C traceparent to
+// the eventing producer while their revisions are at zero, and prints each
+// trace as a waterfall with kn trace. Unless WithoutWaiting is given it then
+// prints how to use the cluster and keeps it, and a tunnel to Jaeger's UI,
+// until ctx ends. The cluster is stopped and everything it made removed
+// before Run returns.
 func Run(ctx context.Context, out io.Writer, opts ...Option) error {
-	cfg := config{wait: true, width: 120}
+	cfg := config{wait: true, width: DefaultWidth, lockWait: DefaultLockWait}
 	for _, o := range opts {
 		o.apply(&cfg)
 	}
@@ -78,17 +88,18 @@ func Run(ctx context.Context, out io.Writer, opts ...Option) error {
 type demo struct {
 	out io.Writer
 	cfg config
-	p   *plane.Plane
+	c   *cluster.Cluster
 }
 
 func (d *demo) step(format string, args ...any) {
 	fmt.Fprintf(d.out, "\n==> "+format+"\n", args...)
 }
 
-// kn runs `kn trace ARGS` against the plane and returns its exit code.
+// kn runs `kn trace ARGS` against the cluster, as the kn-trace plugin
+// would, and returns its exit code.
 func (d *demo) kn(ctx context.Context, args ...string) int {
 	fmt.Fprintf(d.out, "\n$ kn trace %s\n", strings.Join(args, " "))
-	code := cli.Execute(ctx, append(args, "--kubeconfig", d.p.API.Kubeconfig), cli.Streams{In: strings.NewReader(""), Out: d.out, Err: d.out})
+	code := cli.Execute(ctx, append(args, "--kubeconfig", d.c.Kubeconfig), cli.Streams{In: strings.NewReader(""), Out: d.out, Err: d.out})
 	if code != 0 {
 		fmt.Fprintf(d.out, "(exit status %d)\n", code)
 	}
@@ -96,215 +107,143 @@ func (d *demo) kn(ctx context.Context, args ...string) int {
 }
 
 func (d *demo) run(ctx context.Context) (err error) {
-	root, err := repoRoot()
+	d.step("starting a single-node Kubernetes 1.35 cluster on this machine: etcd, the control plane, the kubelet and\n    kube-proxy, containerd, a registry on loopback and CoreDNS (it waits while a cluster test holds the machine)")
+	d.c, err = cluster.Start(ctx, cluster.WithOutput(d.out), cluster.WithLockWait(d.cfg.lockWait))
 	if err != nil {
 		return err
 	}
-	d.step("starting a local Knative 1.23 plane: etcd, kube-apiserver, Knative's CRDs and ConfigMaps, the Collector, Jaeger,\n    kntrace's activator and queue-proxy, the broker and channel; pods run as processes in network namespaces")
-	d.p, err = plane.Start(ctx, plane.WithActivator(Activator), plane.WithQueueProxy(QueueProxy), plane.WithEventing(),
-		plane.WithOutput(d.out), plane.WithIdleTimeout(time.Hour))
-	if err != nil {
-		return err
+	defer d.c.Stop()
+	for _, s := range []struct {
+		what    string
+		install func(context.Context) error
+	}{
+		{"installing Knative Serving v0.50.0 from its own release YAML, its images built by ko", d.c.InstallServing},
+		{"starting Traefik v3.6.12 with its Knative provider as the ingress", d.c.InstallTraefik},
+		{"installing kntrace as docs/install.md says: ko apply -Rf config/, the activator and queue-proxy overlays", d.c.InstallKntrace},
+		{"installing Knative Eventing v0.50.0: the in-memory channel and the MT channel broker", d.c.InstallEventing},
+	} {
+		d.step("%s", s.what)
+		if err := s.install(ctx); err != nil {
+			return err
+		}
 	}
-	defer d.p.Stop()
-	jaegerAddr := d.p.Backends.Jaeger.QueryGRPC
-	jc, err := d.p.Jaeger(ctx)
-	if err != nil {
-		return err
-	}
-	defer jc.Close()
 
 	d.step("Knative's tracing configuration, as kntrace reads it")
 	d.kn(ctx, "config", "show", "--serving")
+	// Both namespaces: kntrace's controller keeps them as config-kntrace
+	// says (manage-knative-config), and kn trace refuses --serving alone.
 	d.step("an endpoint Knative's own webhook accepts but that crash-loops every component is refused; nothing is written")
-	if code := d.kn(ctx, "config", "set", "--serving", "--endpoint", "10.0.0.1:4317"); code != cli.ExitRefused {
-		return fmt.Errorf("the crash-causing endpoint was not refused (exit %d)", code)
+	if code := d.kn(ctx, "config", "set", "--endpoint", "10.0.0.1:4317"); code != cli.ExitRefused {
+		return fmt.Errorf("the crash-causing endpoint was not refused (exit %d, want %d)", code, cli.ExitRefused)
 	}
 
-	d.step("deploying samples/helloworld (helloworld calls greeter), unchanged, with kntrace.dev/inject annotations")
-	if err := d.p.ApplyFile(ctx, filepath.Join(root, "samples", "helloworld", "service.yaml")); err != nil {
-		return err
-	}
-	for _, svc := range []string{"helloworld", "greeter"} {
-		if _, err := d.p.WaitServiceReady(ctx, "default", svc, 5*time.Minute); err != nil {
-			return err
-		}
-		if err := d.scaleToZero(ctx, svc); err != nil {
-			return err
-		}
-	}
-
-	d.step("a request with B3 headers only (as Zipkin or an older Istio sends) while both revisions are at zero")
-	traceID, err := d.request(ctx, "helloworld", "/", "b3")
+	helloTrace, err := d.helloworld(ctx)
 	if err != nil {
 		return err
 	}
-	if err := d.showTrace(ctx, jc, jaegerAddr, traceID, "activator", "helloworld", "greeter"); err != nil {
-		return err
-	}
-
-	d.step("deploying samples/eventing: producer → Broker → Trigger → consumer (consumer at zero)")
-	if err := d.p.ApplyFile(ctx, filepath.Join(root, "samples", "eventing", "service.yaml")); err != nil {
-		return err
-	}
-	if err := d.p.WaitEventingReady(ctx, "default", 3*time.Minute); err != nil {
-		return err
-	}
-	for _, svc := range []string{"producer", "consumer"} {
-		if _, err := d.p.WaitServiceReady(ctx, "default", svc, 5*time.Minute); err != nil {
-			return err
-		}
-	}
-	if err := d.scaleToZero(ctx, "consumer"); err != nil {
-		return err
-	}
-	d.step("a request to the producer, which sends a CloudEvent through the broker to the consumer, cold")
-	eventTrace, err := d.request(ctx, "producer", "/", "w3c")
-	if err != nil {
-		return err
-	}
-	if err := d.showTrace(ctx, jc, jaegerAddr, eventTrace, "producer", "consumer"); err != nil {
+	if err := d.eventing(ctx); err != nil {
 		return err
 	}
 
 	d.step("recent traces of helloworld")
-	d.kn(ctx, "list", "helloworld", "--jaeger", jaegerAddr)
+	if code := d.kn(ctx, "list", "helloworld"); code != 0 {
+		return fmt.Errorf("kn trace list helloworld exited %d", code)
+	}
 
 	if !d.cfg.wait {
 		return nil
 	}
-	d.step("Jaeger's query API stays up: gRPC %s, HTTP http://%s/api/traces?service=helloworld\n    try: kn trace get %s --jaeger %s\n    Ctrl-C stops everything", jaegerAddr, d.p.Backends.Jaeger.QueryHTTP, traceID, jaegerAddr)
-	<-ctx.Done()
-	fmt.Fprintln(d.out, "\nstopping the plane…")
-	return nil
+	return d.serve(ctx, helloTrace)
 }
 
-func (d *demo) scaleToZero(ctx context.Context, svc string) error {
-	rev := svc + "-00001"
-	if err := d.p.ScaleTo(ctx, "default", rev, 0); err != nil {
-		return err
+// helloworld deploys samples/helloworld, lets both of its Services scale
+// to zero and sends one request with B3 headers; it returns the trace ID.
+func (d *demo) helloworld(ctx context.Context) (string, error) {
+	d.step("deploying samples/helloworld (helloworld calls greeter), unchanged, with kntrace.dev/inject annotations:\n    ko apply -f %s", helloworldSample)
+	if err := d.koApply(ctx, helloworldSample); err != nil {
+		return "", err
 	}
-	_, err := d.p.WaitPods(ctx, "default", rev, 0, time.Minute)
-	return err
-}
-
-// request sends GET with a new trace context in the given format and prints
-// the status and the time to first byte.
-func (d *demo) request(ctx context.Context, svc, path, format string) (string, error) {
-	traceID, spanID := randomHex(16), randomHex(8)
-	rctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-	defer cancel()
-	req, err := d.p.NewRequest(rctx, http.MethodGet, "default", svc, path, nil)
+	start := time.Now()
+	if err := d.waitServicesReady(ctx, "helloworld", "greeter"); err != nil {
+		return "", err
+	}
+	fmt.Fprintf(d.out, "    helloworld and greeter Ready in %s\n", since(start))
+	if err := d.waitAtZero(ctx, "helloworld", "greeter"); err != nil {
+		return "", err
+	}
+	d.step("a request with B3 headers only (as Zipkin or an older Istio sends) through Traefik, while both revisions are at zero")
+	traceID, err := d.request(ctx, "helloworld", b3Multi)
 	if err != nil {
 		return "", err
 	}
-	switch format {
-	case "b3":
-		req.Header.Set("X-B3-TraceId", traceID)
-		req.Header.Set("X-B3-SpanId", spanID)
-		req.Header.Set("X-B3-Sampled", "1")
-		fmt.Fprintf(d.out, "    X-B3-TraceId: %s\n    X-B3-SpanId: %s\n    X-B3-Sampled: 1\n", traceID, spanID)
-	default:
-		req.Header.Set("traceparent", "00-"+traceID+"-"+spanID+"-01")
-		fmt.Fprintf(d.out, "    traceparent: 00-%s-%s-01\n", traceID, spanID)
-	}
-	var first time.Time
-	req = req.WithContext(httptrace.WithClientTrace(rctx, &httptrace.ClientTrace{GotFirstResponseByte: func() { first = time.Now() }}))
-	start := time.Now()
-	resp, err := (&http.Client{Transport: &http.Transport{Proxy: nil}}).Do(req)
-	if err != nil {
-		return "", fmt.Errorf("GET %s%s: %w", svc, path, err)
-	}
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-	resp.Body.Close()
-	fmt.Fprintf(d.out, "    %s %q, time to first byte %s (cold start)\n", resp.Status, strings.TrimSpace(string(body)), first.Sub(start).Round(time.Millisecond))
-	if resp.StatusCode/100 != 2 {
-		return "", fmt.Errorf("GET %s%s: %s", svc, path, resp.Status)
+	if err := d.showTrace(ctx, traceID, "activator", "helloworld", "greeter"); err != nil {
+		return "", err
 	}
 	return traceID, nil
 }
 
-// showTrace waits until Jaeger holds the trace with its cold start and
-// spans from every one of services, and no more spans arrive for a second
-// (spans come through relays and the Collector's batches), then prints it
-// with `kn trace get`.
-func (d *demo) showTrace(ctx context.Context, jc *jaeger.Client, jaegerAddr, traceID string, services ...string) error {
-	const timeout = 90 * time.Second
-	deadline := time.Now().Add(timeout)
-	spans, stable := -1, 0
-	var missing []string
-	for {
-		qctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		raw, err := jc.GetTrace(qctx, traceID)
-		cancel()
-		switch {
-		case err == nil:
-			tr, berr := jaeger.Build(raw)
-			if berr != nil {
-				return berr
-			}
-			missing = missingServices(tr, services)
-			if len(missing) == 0 && tr.ColdStart != nil && tr.SpanCount == spans {
-				stable++
-			} else {
-				stable = 0
-			}
-			spans = tr.SpanCount
-		case !errors.Is(err, jaeger.ErrNotFound):
-			return err
-		}
-		if stable >= 5 {
-			break
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("trace %s: not complete in Jaeger within %s (%d spans; no spans yet from %v)", traceID, timeout, spans, missing)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(200 * time.Millisecond):
-		}
+// eventing deploys samples/eventing, waits for its Broker and Trigger and
+// both Services at zero, and sends one request with a W3C traceparent to
+// the producer.
+func (d *demo) eventing(ctx context.Context) error {
+	d.step("deploying samples/eventing: producer → Broker → Trigger → consumer:\n    ko apply -f %s", eventingSample)
+	if err := d.koApply(ctx, eventingSample); err != nil {
+		return err
 	}
-	if code := d.kn(ctx, "get", traceID, "--jaeger", jaegerAddr, "--width", fmt.Sprint(d.cfg.width)); code != 0 {
-		return fmt.Errorf("kn trace get %s exited %d", traceID, code)
+	start := time.Now()
+	if err := d.waitServicesReady(ctx, "producer", "consumer"); err != nil {
+		return err
 	}
+	if err := d.waitEventingReady(ctx, "default", "consumer"); err != nil {
+		return err
+	}
+	fmt.Fprintf(d.out, "    producer, consumer, Broker default and Trigger consumer Ready in %s\n", since(start))
+	if err := d.waitAtZero(ctx, "producer", "consumer"); err != nil {
+		return err
+	}
+	d.step("a request with a W3C traceparent to the producer through Traefik, which sends a CloudEvent through the\n    broker to the consumer; both revisions are at zero")
+	traceID, err := d.request(ctx, "producer", w3c)
+	if err != nil {
+		return err
+	}
+	return d.showTrace(ctx, traceID, "producer", "consumer")
+}
+
+// koApply runs `ko apply -f FILE` from the kntrace checkout with the
+// cluster's registry and kubeconfig, as a user of the cluster would.
+func (d *demo) koApply(ctx context.Context, file string) error {
+	start := time.Now()
+	if _, err := d.c.Ko(ctx, "kntrace", "apply", "-f", file); err != nil {
+		return err
+	}
+	fmt.Fprintf(d.out, "    applied in %s\n", since(start))
 	return nil
 }
 
-func missingServices(tr *jaeger.Trace, want []string) []string {
-	have := map[string]bool{}
-	for _, s := range tr.Services {
-		have[s] = true
-	}
-	var missing []string
-	for _, w := range want {
-		if !have[w] {
-			missing = append(missing, w)
+// waitServicesReady waits until the Knative Services are Ready and Traefik
+// routes the first; it sends them no request.
+func (d *demo) waitServicesReady(ctx context.Context, services ...string) error {
+	for _, svc := range services {
+		if err := d.c.WaitServiceReady(ctx, sampleNS, svc, 3*time.Minute); err != nil {
+			return err
 		}
 	}
-	return missing
+	return d.c.WaitRoute(ctx, sampleNS, services[0], time.Minute)
 }
 
-func randomHex(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
+// waitAtZero waits until none of the Knative Services has a pod left: the
+// cluster's autoscaler scales a revision to zero about 35 s after its last
+// request.
+func (d *demo) waitAtZero(ctx context.Context, services ...string) error {
+	fmt.Fprintf(d.out, "    waiting for scale to zero…\n")
+	start := time.Now()
+	selector := "serving.knative.dev/service in (" + strings.Join(services, ",") + ")"
+	if err := d.c.WaitNoPods(ctx, sampleNS, selector, 3*time.Minute); err != nil {
+		return err
+	}
+	fmt.Fprintf(d.out, "    no pod left after %s\n", since(start))
+	return nil
 }
 
-// repoRoot finds the checkout, where the samples' YAML lives.
-func repoRoot() (string, error) {
-	if wd, err := os.Getwd(); err == nil {
-		for dir := wd; ; dir = filepath.Dir(dir) {
-			if _, err := os.Stat(filepath.Join(dir, "samples", "helloworld", "service.yaml")); err == nil {
-				return dir, nil
-			}
-			if filepath.Dir(dir) == dir {
-				break
-			}
-		}
-	}
-	if _, file, _, ok := runtime.Caller(0); ok {
-		return filepath.Join(filepath.Dir(file), "..", ".."), nil
-	}
-	return "", errors.New("cannot find the kntrace checkout (samples/): run the demo from it")
-}
+// since is the time since start, rounded for the demo's output.
+func since(start time.Time) time.Duration { return time.Since(start).Round(100 * time.Millisecond) }

@@ -29,8 +29,8 @@ import (
 )
 
 func main() {
-	noWait := flag.Bool("no-wait", false, "exit once everything is shown instead of keeping Jaeger up until Ctrl-C")
-	width := flag.Int("width", 120, "waterfall width in columns")
+	noWait := flag.Bool("no-wait", false, "exit once everything is shown instead of keeping the cluster up until Ctrl-C")
+	width := flag.Int("width", demo.DefaultWidth, "waterfall width in columns")
 	flag.Parse()
 	opts := []demo.Option{demo.WithWidth(*width)}
 	if *noWait {
