@@ -15,15 +15,15 @@
 
 # hack/tools.sh builds the real components kntrace's tests run (etcd and
 # Kubernetes' own binaries, the registry (crane), ko, CoreDNS, Traefik, the
-# OpenTelemetry Collector, Jaeger, kn and the upstream Knative data-plane
-# binaries) into a cache outside the checkout and links them into one bin
+# OpenTelemetry Collector, Jaeger, kn and Knative's queue-proxy, which the
+# queue-proxy benchmark compares kntrace's with) into a cache outside the checkout and links them into one bin
 # directory:
 #
 #   ${XDG_CACHE_HOME:-$HOME/.cache}/kntrace/<tool>-<version>/<binary>
 #   ${KNTRACE_BIN:-${XDG_CACHE_HOME:-$HOME/.cache}/kntrace/bin}/<name> -> the above
 #
 # Every tool is pinned by a wrapper module under tools/ (go.mod + go.sum);
-# the upstream Knative binaries are pinned by the project's own go.mod. A
+# Knative's queue-proxy is pinned by the project's own go.mod. A
 # binary is rebuilt only when the hash of what pins it changes, so a second
 # run only relinks.
 #
@@ -54,16 +54,12 @@ OTELCOL_BUILDER_VERSION=v0.162.0
 
 ALL_TOOLS=(etcd kube-apiserver kubectl kube-controller-manager kube-scheduler
 	kubelet kube-proxy crane ko coredns traefik otelcol jaeger kn
-	queue-upstream activator-upstream broker-ingress broker-filter imc-dispatcher)
+	queue-upstream)
 
 
-# Knative data-plane binaries built from the project's own module.
+# Knative's binaries built from the project's own module.
 declare -A KNATIVE_PKG=(
 	[queue-upstream]=knative.dev/serving/cmd/queue
-	[activator-upstream]=knative.dev/serving/cmd/activator
-	[broker-ingress]=knative.dev/eventing/cmd/broker/ingress
-	[broker-filter]=knative.dev/eventing/cmd/broker/filter
-	[imc-dispatcher]=knative.dev/eventing/cmd/in_memory/channel_dispatcher
 )
 
 # Rough cold-cache build times on 2 cores, for the progress line.
@@ -83,10 +79,6 @@ declare -A ESTIMATE=(
 	[jaeger]="≈5 min"
 	[kn]="≈2 min"
 	[queue-upstream]="≈1 min"
-	[activator-upstream]="≈2 min"
-	[broker-ingress]="≈1 min"
-	[broker-filter]="≈1 min"
-	[imc-dispatcher]="≈1 min"
 )
 
 FORCE=0
@@ -324,7 +316,7 @@ build() {
 	otelcol) build_otelcol ;;
 	jaeger) build_jaeger ;;
 	kn) build_kn ;;
-	queue-upstream | activator-upstream | broker-ingress | broker-filter | imc-dispatcher) build_knative "$1" ;;
+	queue-upstream) build_knative "$1" ;;
 	*) die "unknown tool '$1' (known: ${ALL_TOOLS[*]})" ;;
 	esac
 }

@@ -19,6 +19,6 @@ limitations under the License.
 // annotations): helloworld (HTTP through two services, with the kntrace app
 // SDK), eventing (a producer, a Broker, a Trigger and a consumer that scales
 // to zero) and polyglot-relay (plain OpenTelemetry SDK defaults, exporting to
-// the queue-proxy's relay on localhost:4318). The local plane (test/plane)
-// applies the YAML unchanged.
+// the queue-proxy's relay on localhost:4318). The local cluster's scenarios
+// (test/cluster) and make demo apply the YAML unchanged with ko apply.
 package samples

@@ -15,7 +15,7 @@ limitations under the License.
 */
 
 // Package apiserver runs a real etcd and kube-apiserver on loopback for tests
-// and the demo: token authentication, a generated kubeconfig, readiness with
-// a bounded wait, and a teardown that leaves no process or directory behind.
-// The local Knative plane builds on it.
+// that need an API server and nothing else: token authentication, a
+// generated kubeconfig, readiness with a bounded wait, and a teardown that
+// leaves no process or directory behind.
 package apiserver

@@ -14,10 +14,10 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-// Package backends starts the real telemetry backends the tests, the local
-// Knative plane and the demo use: an OpenTelemetry Collector (built with the
-// official builder) exporting to a Jaeger v2 with in-memory storage, each on
-// free loopback ports with a generated configuration.
+// Package backends starts the real telemetry backends the component and
+// pipeline tests use: an OpenTelemetry Collector (built with the official
+// builder) exporting to a Jaeger v2 with in-memory storage, each on free
+// loopback ports with a generated configuration.
 //
 // It needs no testing.T: StartJaeger, NewCollector and StartStack take a
 // context and options, and every process is stopped with Stop. Start (for

@@ -52,15 +52,9 @@ const (
 	Traefik = "traefik"
 )
 
-// Names of the upstream Knative binaries hack/tools.sh builds from the
-// project's own go.mod, for comparison with kntrace's builds.
-const (
-	QueueUpstream     = "queue-upstream"
-	ActivatorUpstream = "activator-upstream"
-	BrokerIngress     = "broker-ingress"
-	BrokerFilter      = "broker-filter"
-	IMCDispatcher     = "imc-dispatcher"
-)
+// QueueUpstream is Knative's queue-proxy, which hack/tools.sh builds from
+// the project's own go.mod, for comparison with kntrace's build.
+const QueueUpstream = "queue-upstream"
 
 // Dir is where the built tools are linked: $KNTRACE_BIN, or
 // ${XDG_CACHE_HOME:-$HOME/.cache}/kntrace/bin.

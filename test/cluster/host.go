@@ -39,7 +39,7 @@ import (
 )
 
 // Addresses and names the cluster owns on the machine. No other kntrace
-// test uses these ranges (the process plane has 10.213.0.0/16).
+// test uses these ranges.
 var (
 	// NodeIP is the node's address, on a port-less bridge of its own: the
 	// API server, the kubelet and the ingress's in-cluster entry point
