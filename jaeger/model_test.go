@@ -186,8 +186,8 @@ func TestColdStartWaitRule(t *testing.T) {
 
 // TestColdStartPhasesStartingTogether: on the real cluster an image already
 // on the node is a zero-length image phase that starts with the containers'
-// phase; the summary lists them in the order they happen, whichever order
-// Jaeger returns the spans in.
+// phase; the summary and the tree list them in the order they happen,
+// whichever order Jaeger returns the spans in.
 func TestColdStartPhasesStartingTogether(t *testing.T) {
 	act := process("activator", "activator", "knative-serving")
 	for _, order := range []string{"containers first", "image first"} {
@@ -214,6 +214,16 @@ func TestColdStartPhasesStartingTogether(t *testing.T) {
 			}
 			if diff := cmp.Diff([]string{"sandbox", "image", "containers"}, got); diff != "" {
 				t.Errorf("phases (-want +got):\n%s", diff)
+			}
+			// The waterfall's rows too.
+			wantRows := []row{
+				{id(1), "", 0, "GET /"},
+				{id(2), id(1), 1, "kntrace.coldstart.sandbox"},
+				{id(4), id(1), 1, "kntrace.coldstart.image"},
+				{id(3), id(1), 1, "kntrace.coldstart.containers"},
+			}
+			if diff := cmp.Diff(wantRows, rows(tr)); diff != "" {
+				t.Errorf("tree (-want +got):\n%s", diff)
 			}
 		})
 	}

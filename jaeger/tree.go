@@ -24,7 +24,17 @@ import (
 )
 
 func byStart(a, b *Span) int {
-	return cmp.Or(a.StartTime.Compare(b.StartTime), cmp.Compare(a.SpanID, b.SpanID))
+	return cmp.Or(a.StartTime.Compare(b.StartTime), comparePhaseSpans(a, b), cmp.Compare(a.SpanID, b.SpanID))
+}
+
+// comparePhaseSpans orders two cold-start phase spans as the phases happen
+// (a zero-length image pull starts with the containers' start); 0 unless
+// both are phases.
+func comparePhaseSpans(a, b *Span) int {
+	if a.ColdStartPhase == "" || b.ColdStartPhase == "" {
+		return 0
+	}
+	return comparePhases(a.ColdStartPhase, b.ColdStartPhase)
 }
 
 // arrange links parents and children, picks the root, and lays the spans
