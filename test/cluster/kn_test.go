@@ -17,7 +17,6 @@ limitations under the License.
 package cluster
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -31,6 +30,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -270,43 +270,57 @@ func (c *Cluster) deploymentGenerations(ctx context.Context, t *testing.T) map[s
 }
 
 // testKnDashboard runs `kn trace dashboard` as a user would, reads the URL
-// it prints, and fetches Jaeger's UI and the trace through it (the tunnel
-// goes through the API server's port-forward); an interrupt ends it with
-// exit 0.
+// it prints, and fetches Jaeger's UI page and the trace through it (the
+// tunnel goes through the API server's port-forward); Ctrl-C (an interrupt
+// to kn's process group, as a terminal sends it: kn runs the plugin as its
+// child) ends both.
 func testKnDashboard(ctx context.Context, t *testing.T, kn *knRunner, traceID string) {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, kn.kn, "trace", "dashboard")
 	cmd.Env = kn.env
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// A plugin left behind would hold the output open: Wait gives up on
+	// it after WaitDelay.
+	cmd.WaitDelay = 10 * time.Second
+	urls := make(chan string, 1)
 	var stderr bytes.Buffer
+	cmd.Stdout = &lines{fn: func(line string) {
+		if m := dashboardURL.FindString(line); m != "" {
+			select {
+			case urls <- m:
+			default:
+			}
+		}
+	}}
 	cmd.Stderr = &stderr
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
 	defer func() {
-		_ = cmd.Process.Signal(os.Interrupt)
-		if err := <-done; err != nil {
-			t.Errorf("kn trace dashboard after an interrupt: %v, want exit 0\nstderr:\n%s", err, stderr.String())
-		}
-	}()
-	urls := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if m := dashboardURL.FindString(sc.Text()); m != "" {
-				urls <- m
+		interrupted := time.Now()
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGINT)
+		select {
+		case err := <-done:
+			// Past WaitDelay, something (the plugin) held kn's output open.
+			if took := time.Since(interrupted); !stoppedByCtrlC(err) || took >= cmd.WaitDelay {
+				t.Errorf("kn trace dashboard after Ctrl-C: %v after %s; want kn ended by the interrupt and the plugin gone within %s\nstderr:\n%s",
+					err, took.Round(time.Millisecond), cmd.WaitDelay, stderr.String())
 			}
+		case <-time.After(30 * time.Second):
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			t.Errorf("kn trace dashboard still running 30s after Ctrl-C\nstderr:\n%s", stderr.String())
+			<-done
 		}
-		done <- cmd.Wait()
 	}()
 	var url string
 	select {
 	case url = <-urls:
+	case err := <-done:
+		done <- err
+		t.Fatalf("kn trace dashboard exited (%v) before printing a URL\nstderr:\n%s", err, stderr.String())
 	case <-ctx.Done():
 		t.Fatalf("kn trace dashboard printed no URL within 2m\nstderr:\n%s", stderr.String())
 	}
@@ -328,6 +342,40 @@ func testKnDashboard(ctx context.Context, t *testing.T, kn *knRunner, traceID st
 		if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), tc.want) {
 			t.Errorf("GET %s%s through kn trace dashboard: %s, %d bytes; want 200 containing %q", url, tc.path, resp.Status, len(body), tc.want)
 		}
+	}
+}
+
+// stoppedByCtrlC reports whether kn, given Ctrl-C, ended as it should:
+// exit 0, or killed by the interrupt itself (kn does not handle it; the
+// plugin does).
+func stoppedByCtrlC(err error) bool {
+	var exit *exec.ExitError
+	switch {
+	case err == nil:
+		return true
+	case errors.As(err, &exit):
+		ws, ok := exit.Sys().(syscall.WaitStatus)
+		return ok && ws.Signaled() && ws.Signal() == syscall.SIGINT
+	}
+	return false
+}
+
+// lines is an io.Writer that calls fn with each complete line written to
+// it.
+type lines struct {
+	fn      func(line string)
+	partial []byte
+}
+
+func (l *lines) Write(p []byte) (int, error) {
+	l.partial = append(l.partial, p...)
+	for {
+		i := bytes.IndexByte(l.partial, '\n')
+		if i < 0 {
+			return len(p), nil
+		}
+		l.fn(string(l.partial[:i]))
+		l.partial = l.partial[i+1:]
 	}
 }
 
