@@ -62,9 +62,9 @@ type dataPlaneFigures struct {
 
 // testUpstreamComparison runs the same Services through kntrace's
 // activator and queue-proxy, then through Knative's own (the overlays
-// removed, kntrace's backends kept): each wakes compareServices plain
-// Services (no tracing of their own) from zero through Traefik, one after
-// the other, then sends warm requests (scenarioPlan).
+// removed, kntrace's backends kept): each wakes plain Services (no tracing
+// of their own) from zero through Traefik, one after the other, then sends
+// warm requests (scenarioPlan).
 //
 //   - kntrace: the B3-only request and the W3C ones are each one trace
 //     under the client's trace ID, with no orphan: the activator's span,
