@@ -31,7 +31,8 @@ var benchPlan = comparePlan{services: 8, rounds: 3, warm: 1000}
 // BenchmarkClusterIngress measures what a user of a Knative cluster feels,
 // through Traefik, on one local cluster in one run: first with kntrace's
 // activator and queue-proxy, then with Knative's own (the overlays
-// removed, everything else kept), the same plain Services (benchPlan):
+// removed, everything else kept), the same plain Services (benchPlan), at
+// sampling rate 1:
 //
 //	cold/{kntrace,upstream}  ttfb-ms: median time to first byte from zero
 //	warm/{kntrace,upstream}  p50-ms, p99-ms: sequential sampled requests
@@ -59,6 +60,11 @@ func BenchmarkClusterIngress(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer jc.Close()
+	// Every request traced on both sides, as in the scenario: at rate 1
+	// Knative's activator also records the B3 request it cannot read.
+	if err := c.setSamplingRate(ctx, "1"); err != nil {
+		b.Fatal(err)
+	}
 	kntrace := compareDataPlane(ctx, b, c, jc, image, "kntrace", benchPlan)
 	if err := c.UseUpstreamDataPlane(ctx); err != nil {
 		b.Fatal(err)
