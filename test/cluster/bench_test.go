@@ -65,11 +65,11 @@ func BenchmarkClusterIngress(b *testing.B) {
 	if err := c.setSamplingRate(ctx, "1"); err != nil {
 		b.Fatal(err)
 	}
-	kntrace := compareDataPlane(ctx, b, c, jc, image, "kntrace", benchPlan)
+	kntrace := compareDataPlane(ctx, b, c, jc, image, "kntrace", true, benchPlan)
 	if err := c.UseUpstreamDataPlane(ctx); err != nil {
 		b.Fatal(err)
 	}
-	upstream := compareDataPlane(ctx, b, c, jc, image, "upstream", benchPlan)
+	upstream := compareDataPlane(ctx, b, c, jc, image, "upstream", false, benchPlan)
 
 	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 	for _, f := range []struct {

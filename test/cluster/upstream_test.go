@@ -100,7 +100,7 @@ func testUpstreamComparison(t *testing.T, c *Cluster) {
 	if err := c.setSamplingRate(ctx, "1"); err != nil {
 		t.Fatal(err)
 	}
-	kntrace := compareDataPlane(ctx, t, c, jc, image, "kntrace", scenarioPlan)
+	kntrace := compareDataPlane(ctx, t, c, jc, image, "kntrace", true, scenarioPlan)
 	checkUnsampled(ctx, t, c, jc, "kntrace-1", false)
 	if t.Failed() {
 		return
@@ -110,7 +110,7 @@ func testUpstreamComparison(t *testing.T, c *Cluster) {
 		t.Fatal(err)
 	}
 	t.Logf("Knative's activator and queue-proxy in place in %s", time.Since(start).Round(time.Millisecond))
-	upstream := compareDataPlane(ctx, t, c, jc, image, "upstream", scenarioPlan)
+	upstream := compareDataPlane(ctx, t, c, jc, image, "upstream", false, scenarioPlan)
 	checkUnsampled(ctx, t, c, jc, "upstream-1", true)
 	if t.Failed() {
 		return
@@ -129,9 +129,10 @@ func testUpstreamComparison(t *testing.T, c *Cluster) {
 
 // compareDataPlane creates plan.services Services named PREFIX-N, lets
 // them scale to zero, wakes each with one request, plan.rounds times,
-// checks the first round's traces as the data plane named by prefix should
-// leave them, then sends the warm requests to the last one woken.
-func compareDataPlane(ctx context.Context, t testing.TB, c *Cluster, jc *jaeger.Client, image, prefix string, plan comparePlan) dataPlaneFigures {
+// checks the first round's traces as the data plane in place should leave
+// them (kntrace's when kntrace is true, Knative's own otherwise), then
+// sends the warm requests to the last one woken.
+func compareDataPlane(ctx context.Context, t testing.TB, c *Cluster, jc *jaeger.Client, image, prefix string, kntrace bool, plan comparePlan) dataPlaneFigures {
 	serving := c.servingClient(t)
 	names := make([]string, plan.services)
 	for i := range names {
@@ -194,9 +195,8 @@ func compareDataPlane(ctx context.Context, t testing.TB, c *Cluster, jc *jaeger.
 		figures.warm = append(figures.warm, d)
 	}
 
-	upstream := prefix == "upstream"
 	for i, r := range first {
-		if i == 0 && upstream {
+		if i == 0 && !kntrace {
 			checkB3Cut(ctx, t, c, jc, r.name, r.traceID, r.at, r.done)
 			continue
 		}
@@ -206,7 +206,7 @@ func compareDataPlane(ctx context.Context, t testing.TB, c *Cluster, jc *jaeger.
 			if err != nil {
 				return err.Error(), nil
 			}
-			problems = checkDataPlaneTree(tr, r.spanID, r.name, !upstream)
+			problems = checkDataPlaneTree(tr, r.spanID, r.name, kntrace)
 			return strings.Join(problems, "; "), nil
 		})
 		if err != nil {
