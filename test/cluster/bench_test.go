@@ -35,7 +35,12 @@ var benchPlan = comparePlan{services: 8, rounds: 3, warm: 1000}
 // sampling rate 1:
 //
 //	cold/{kntrace,upstream}  ttfb-ms: median time to first byte from zero
-//	warm/{kntrace,upstream}  p50-ms, p99-ms: sequential sampled requests
+//	warm/{kntrace,upstream}  p50-ms, p99-ms: sequential sampled requests;
+//	                         act-, qp-, backend- and app-cpu-ms/kreq: the
+//	                         CPU time per 1000 of them of the activator, the
+//	                         queue-proxy, the Collector with Jaeger, and the
+//	                         app (the same program on both sides: the
+//	                         control)
 //
 // Booting the cluster takes minutes, so make bench runs this suite once
 // and the figures are medians of its own samples; the data planes cannot
@@ -82,6 +87,17 @@ func BenchmarkClusterIngress(b *testing.B) {
 		b.Run("warm/"+f.name, func(b *testing.B) {
 			b.ReportMetric(ms(percentile(f.d.warm, 50)), "p50-ms")
 			b.ReportMetric(ms(percentile(f.d.warm, 99)), "p99-ms")
+			perKreq := func(names ...string) float64 {
+				var d time.Duration
+				for _, n := range names {
+					d += f.d.warmCPU[n]
+				}
+				return ms(d) * 1000 / float64(len(f.d.warm))
+			}
+			b.ReportMetric(perKreq("activator"), "act-cpu-ms/kreq")
+			b.ReportMetric(perKreq("queue-proxy"), "qp-cpu-ms/kreq")
+			b.ReportMetric(perKreq("collector", "jaeger"), "backend-cpu-ms/kreq")
+			b.ReportMetric(perKreq("user-container"), "app-cpu-ms/kreq")
 		})
 	}
 }

@@ -17,9 +17,11 @@ limitations under the License.
 package cluster
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -58,6 +60,34 @@ var scenarioPlan = comparePlan{services: 4, rounds: 1, warm: 200}
 type dataPlaneFigures struct {
 	coldTTFB []time.Duration
 	warm     []time.Duration
+	// warmCPU is the CPU time the warm requests cost, per container name
+	// (activator, queue-proxy, user-container, the Collector's and
+	// Jaeger's), from the containers' cgroups, read once the last one's
+	// trace is whole in Jaeger: exports and storage included.
+	warmCPU map[string]time.Duration
+}
+
+// warmCPUGroups are the pods whose containers the warm requests are
+// charged with: the activator, kntrace's backends and the Service's own.
+func warmCPUGroups(svc string) [][2]string {
+	return [][2]string{
+		{ServingNamespace, "app=activator"},
+		{KntraceNamespace, "app.kubernetes.io/part-of=kntrace"},
+		{compareNS, "serving.knative.dev/service=" + svc},
+	}
+}
+
+// readCPU sums CPUUsage over groups (namespace, selector).
+func readCPU(ctx context.Context, c *Cluster, groups [][2]string) (CPU, error) {
+	all := CPU{}
+	for _, g := range groups {
+		u, err := c.CPUUsage(ctx, g[0], g[1])
+		if err != nil {
+			return nil, err
+		}
+		maps.Copy(all, u)
+	}
+	return all, nil
 }
 
 // testUpstreamComparison runs the same Services through kntrace's
@@ -185,16 +215,6 @@ func compareDataPlane(ctx context.Context, t testing.TB, c *Cluster, jc *jaeger.
 		figures.coldTTFB = append(figures.coldTTFB, ttfbs...)
 	}
 
-	last := names[len(names)-1]
-	for range plan.warm {
-		traceID, spanID := newTraceParent(t)
-		d, err := getThroughTraefik(ctx, c, last, http.Header{"Traceparent": {"00-" + traceID + "-" + spanID + "-01"}})
-		if err != nil {
-			t.Fatalf("%s warm: %v", last, err)
-		}
-		figures.warm = append(figures.warm, d)
-	}
-
 	for i, r := range first {
 		if i == 0 && !kntrace {
 			checkB3Cut(ctx, t, c, jc, r.name, r.traceID, r.at, r.done)
@@ -213,7 +233,93 @@ func compareDataPlane(ctx context.Context, t testing.TB, c *Cluster, jc *jaeger.
 			t.Errorf("%s, %s: %v", prefix, r.name, err)
 		}
 	}
+
+	// The warm requests go to the last Service woken, on a quiet cluster:
+	// the others scaled to zero again (their pods' shutdown and the cold
+	// starts' exports are not charged to the warm requests).
+	last := names[len(names)-1]
+	others := "serving.knative.dev/service in (" + strings.Join(names[:len(names)-1], ",") + ")"
+	stopPinging := pingEvery(ctx, c, last, 500*time.Millisecond)
+	err := c.WaitNoPods(ctx, compareNS, others, 3*time.Minute)
+	if perr := stopPinging(); err == nil {
+		err = perr
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, err := readCPU(ctx, c, warmCPUGroups(last))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lastTrace, lastSpan string
+	for range plan.warm {
+		lastTrace, lastSpan = newTraceParent(t)
+		d, err := getThroughTraefik(ctx, c, last, http.Header{"Traceparent": {"00-" + lastTrace + "-" + lastSpan + "-01"}})
+		if err != nil {
+			t.Fatalf("%s warm: %v", last, err)
+		}
+		figures.warm = append(figures.warm, d)
+	}
+	// Spans leave in order: once the last request's trace is whole, every
+	// warm request's spans were exported and stored.
+	var lastTr *model.Trace
+	err = c.poll(ctx, time.Minute, "the last warm request's trace "+lastTrace+" whole in Jaeger", func(ctx context.Context) (string, error) {
+		tr, err := jc.GetTrace(ctx, lastTrace)
+		if err != nil {
+			return err.Error(), nil
+		}
+		lastTr = tr
+		return strings.Join(checkDataPlaneTree(tr, lastSpan, last, false), "; "), nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	perHop := map[string]int{}
+	for _, s := range lastTr.Spans {
+		perHop[hop(s)]++
+	}
+	t.Logf("%s, a warm request's trace: %d spans %v", prefix, len(lastTr.Spans), perHop)
+	after, err := readCPU(ctx, c, warmCPUGroups(last))
+	if err != nil {
+		t.Fatal(err)
+	}
+	figures.warmCPU = after.Since(before)
+	t.Logf("%s, %d warm requests: CPU time %s", prefix, plan.warm, cpuTimes(figures.warmCPU))
+
 	return figures
+}
+
+// pingEvery keeps the Service name from scaling to zero with a request
+// every period until stop is called; stop returns the first failed one.
+func pingEvery(ctx context.Context, c *Cluster, name string, period time.Duration) (stop func() error) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() {
+		tick := time.NewTicker(period)
+		defer tick.Stop()
+		for {
+			if _, err := getThroughTraefik(ctx, c, name, nil); err != nil {
+				if ctx.Err() != nil {
+					err = nil
+				}
+				done <- err
+				return
+			}
+			select {
+			case <-ctx.Done():
+				done <- nil
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	return func() error {
+		cancel()
+		if err := <-done; err != nil {
+			return fmt.Errorf("keeping %s warm: %w", name, err)
+		}
+		return nil
+	}
 }
 
 // getThroughTraefik sends GET / to the Service in compareNS with the given
@@ -390,6 +496,16 @@ func checkUnsampled(ctx context.Context, t testing.TB, c *Cluster, jc *jaeger.Cl
 }
 
 // durations prints ds in milliseconds.
+// cpuTimes prints CPU times per container name, largest first.
+func cpuTimes(m map[string]time.Duration) string {
+	names := slices.SortedFunc(maps.Keys(m), func(a, b string) int { return cmp.Compare(m[b], m[a]) })
+	s := make([]string, len(names))
+	for i, n := range names {
+		s[i] = n + " " + m[n].Round(time.Millisecond).String()
+	}
+	return strings.Join(s, ", ")
+}
+
 func durations(ds []time.Duration) string {
 	s := make([]string, len(ds))
 	for i, d := range ds {
