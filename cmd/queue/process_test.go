@@ -19,6 +19,7 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"debug/elf"
 	"encoding/hex"
 	"fmt"
 	"os"
@@ -59,10 +60,17 @@ func built(t testing.TB) (queue, app string) {
 			return
 		}
 		for _, b := range []struct{ out, pkg string }{{"queue", "."}, {"app", "./testdata/app"}} {
-			// As hack/tools.sh builds queue-upstream, so sizes and start-up compare.
-			out, err := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", filepath.Join(buildDir, b.out), b.pkg).CombinedOutput()
+			// As ko builds the image and hack/tools.sh queue-upstream, so
+			// sizes and start-up compare: static, without cgo (a build
+			// with cgo loads libc at every start).
+			cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", filepath.Join(buildDir, b.out), b.pkg)
+			cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+			out, err := cmd.CombinedOutput()
 			if err != nil {
 				buildErr = fmt.Errorf("go build %s: %v: %s", b.pkg, err, out)
+				return
+			}
+			if buildErr = requireStatic(filepath.Join(buildDir, b.out)); buildErr != nil {
 				return
 			}
 		}
@@ -71,6 +79,21 @@ func built(t testing.TB) (queue, app string) {
 		t.Fatal(buildErr)
 	}
 	return filepath.Join(buildDir, "queue"), filepath.Join(buildDir, "app")
+}
+
+// requireStatic fails for an executable that needs a dynamic loader.
+func requireStatic(path string) error {
+	f, err := elf.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP {
+			return fmt.Errorf("%s is linked dynamically (it has a PT_INTERP program header); build it with CGO_ENABLED=0, as ko does", path)
+		}
+	}
+	return nil
 }
 
 // queueBinary is the queue-proxy of a side.
