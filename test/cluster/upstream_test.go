@@ -160,8 +160,9 @@ func testUpstreamComparison(t *testing.T, c *Cluster) {
 // compareDataPlane creates plan.services Services named PREFIX-N, lets
 // them scale to zero, wakes each with one request, plan.rounds times,
 // checks the first round's traces as the data plane in place should leave
-// them (kntrace's when kntrace is true, Knative's own otherwise), then
-// sends the warm requests to the last one woken.
+// them (kntrace's when kntrace is true, Knative's own otherwise), then,
+// once the others are back at zero, sends the warm requests to the last
+// one woken, checks the last one's trace and reads what they cost in CPU.
 func compareDataPlane(ctx context.Context, t testing.TB, c *Cluster, jc *jaeger.Client, image, prefix string, kntrace bool, plan comparePlan) dataPlaneFigures {
 	serving := c.servingClient(t)
 	names := make([]string, plan.services)
