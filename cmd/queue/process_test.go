@@ -19,7 +19,6 @@ package main
 import (
 	"context"
 	"crypto/rand"
-	"debug/elf"
 	"encoding/hex"
 	"fmt"
 	"os"
@@ -70,7 +69,7 @@ func built(t testing.TB) (queue, app string) {
 				buildErr = fmt.Errorf("go build %s: %v: %s", b.pkg, err, out)
 				return
 			}
-			if buildErr = requireStatic(filepath.Join(buildDir, b.out)); buildErr != nil {
+			if buildErr = binaries.RequireStatic(filepath.Join(buildDir, b.out)); buildErr != nil {
 				return
 			}
 		}
@@ -79,21 +78,6 @@ func built(t testing.TB) (queue, app string) {
 		t.Fatal(buildErr)
 	}
 	return filepath.Join(buildDir, "queue"), filepath.Join(buildDir, "app")
-}
-
-// requireStatic fails for an executable that needs a dynamic loader.
-func requireStatic(path string) error {
-	f, err := elf.Open(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	for _, p := range f.Progs {
-		if p.Type == elf.PT_INTERP {
-			return fmt.Errorf("%s is linked dynamically (it has a PT_INTERP program header); build it with CGO_ENABLED=0, as ko does", path)
-		}
-	}
-	return nil
 }
 
 // queueBinary is the queue-proxy of a side.

@@ -19,7 +19,6 @@ package cluster
 import (
 	"bytes"
 	"context"
-	"debug/elf"
 	"fmt"
 	"os"
 	"os/exec"
@@ -272,15 +271,8 @@ func staticBinary(path string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	f, err := elf.Open(p)
-	if err != nil {
-		return "", fmt.Errorf("%s: %w", p, err)
-	}
-	defer f.Close()
-	for _, prog := range f.Progs {
-		if prog.Type == elf.PT_INTERP {
-			return "", fmt.Errorf("%s is linked dynamically (an image has no libc): rebuild it with hack/tools.sh, which builds with CGO_ENABLED=0", p)
-		}
+	if err := binaries.RequireStatic(p); err != nil {
+		return "", fmt.Errorf("%w (an image has no libc; hack/tools.sh builds its tools so)", err)
 	}
 	return p, nil
 }
