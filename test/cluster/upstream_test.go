@@ -221,23 +221,22 @@ func compareDataPlane(ctx context.Context, t testing.TB, c *Cluster, jc *jaeger.
 			checkB3Cut(ctx, t, c, jc, r.name, r.traceID, r.at, r.done)
 			continue
 		}
-		var problems []string
-		err := c.poll(ctx, time.Minute, "trace "+r.traceID+" of "+r.name+" whole in Jaeger", func(ctx context.Context) (string, error) {
-			tr, err := jc.GetTrace(ctx, r.traceID)
-			if err != nil {
-				return err.Error(), nil
-			}
-			problems = checkDataPlaneTree(tr, r.spanID, r.name, kntrace)
-			return strings.Join(problems, "; "), nil
-		})
-		if err != nil {
+		if _, err := waitDataPlaneTree(ctx, c, jc, r.traceID, r.spanID, r.name, kntrace); err != nil {
 			t.Errorf("%s, %s: %v", prefix, r.name, err)
 		}
 	}
 
-	// The warm requests go to the last Service woken, on a quiet cluster:
-	// the others scaled to zero again (their pods' shutdown and the cold
-	// starts' exports are not charged to the warm requests).
+	figures.warm, figures.warmCPU = measureWarm(ctx, t, c, jc, names, prefix, plan.warm)
+	return figures
+}
+
+// measureWarm sends n sequential sampled requests to the last of names
+// once the others are back at zero (the last is kept warm meanwhile, so
+// their pods' shutdown and the cold starts' exports are not charged to the
+// warm requests), checks the last one's trace, and returns each request's
+// time to first byte and the CPU time they cost per container name, read
+// once that trace is whole in Jaeger: exports and storage included.
+func measureWarm(ctx context.Context, t testing.TB, c *Cluster, jc *jaeger.Client, names []string, prefix string, n int) (warm []time.Duration, cpu map[string]time.Duration) {
 	last := names[len(names)-1]
 	others := "serving.knative.dev/service in (" + strings.Join(names[:len(names)-1], ",") + ")"
 	stopPinging := pingEvery(ctx, c, last, 500*time.Millisecond)
@@ -253,27 +252,19 @@ func compareDataPlane(ctx context.Context, t testing.TB, c *Cluster, jc *jaeger.
 		t.Fatal(err)
 	}
 	var lastTrace, lastSpan string
-	for range plan.warm {
+	for range n {
 		lastTrace, lastSpan = newTraceParent(t)
 		d, err := getThroughTraefik(ctx, c, last, http.Header{"Traceparent": {"00-" + lastTrace + "-" + lastSpan + "-01"}})
 		if err != nil {
 			t.Fatalf("%s warm: %v", last, err)
 		}
-		figures.warm = append(figures.warm, d)
+		warm = append(warm, d)
 	}
 	// Spans leave in order: once the last request's trace is whole, every
 	// warm request's spans were exported and stored.
-	var lastTr *model.Trace
-	err = c.poll(ctx, time.Minute, "the last warm request's trace "+lastTrace+" whole in Jaeger", func(ctx context.Context) (string, error) {
-		tr, err := jc.GetTrace(ctx, lastTrace)
-		if err != nil {
-			return err.Error(), nil
-		}
-		lastTr = tr
-		return strings.Join(checkDataPlaneTree(tr, lastSpan, last, false), "; "), nil
-	})
+	lastTr, err := waitDataPlaneTree(ctx, c, jc, lastTrace, lastSpan, last, false)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s, the last warm request: %v", prefix, err)
 	}
 	perHop := map[string]int{}
 	for _, s := range lastTr.Spans {
@@ -284,10 +275,26 @@ func compareDataPlane(ctx context.Context, t testing.TB, c *Cluster, jc *jaeger.
 	if err != nil {
 		t.Fatal(err)
 	}
-	figures.warmCPU = after.Since(before)
-	t.Logf("%s, %d warm requests: CPU time %s", prefix, plan.warm, cpuTimes(figures.warmCPU))
+	cpu = after.Since(before)
+	t.Logf("%s, %d warm requests: CPU time %s", prefix, n, cpuTimes(cpu))
+	return warm, cpu
+}
 
-	return figures
+// waitDataPlaneTree waits, up to a minute, until the trace traceID of a
+// request to svc sent with span clientSpan is whole in Jaeger as
+// checkDataPlaneTree wants it, and returns it; the error names what is
+// still wrong.
+func waitDataPlaneTree(ctx context.Context, c *Cluster, jc *jaeger.Client, traceID, clientSpan, svc string, wantColdMark bool) (*model.Trace, error) {
+	var whole *model.Trace
+	err := c.poll(ctx, time.Minute, "trace "+traceID+" of "+svc+" whole in Jaeger", func(ctx context.Context) (string, error) {
+		tr, err := jc.GetTrace(ctx, traceID)
+		if err != nil {
+			return err.Error(), nil
+		}
+		whole = tr
+		return strings.Join(checkDataPlaneTree(tr, clientSpan, svc, wantColdMark), "; "), nil
+	})
+	return whole, err
 }
 
 // pingEvery keeps the Service name from scaling to zero with a request
@@ -496,7 +503,6 @@ func checkUnsampled(ctx context.Context, t testing.TB, c *Cluster, jc *jaeger.Cl
 	}
 }
 
-// durations prints ds in milliseconds.
 // cpuTimes prints CPU times per container name, largest first.
 func cpuTimes(m map[string]time.Duration) string {
 	names := slices.SortedFunc(maps.Keys(m), func(a, b string) int { return cmp.Compare(m[b], m[a]) })
@@ -507,6 +513,7 @@ func cpuTimes(m map[string]time.Duration) string {
 	return strings.Join(s, ", ")
 }
 
+// durations prints ds in milliseconds.
 func durations(ds []time.Duration) string {
 	s := make([]string, len(ds))
 	for i, d := range ds {
