@@ -41,8 +41,9 @@ type Stats struct {
 	// RelayRefused are spans the relay did not take (full or closing).
 	RelayRefused uint64
 	// Reports are the activator's reports taken, Refused those refused
-	// (invalid or too many waiting).
-	Reports, Refused uint64
+	// (invalid or too many waiting), Duplicates those answered as taken
+	// because the same report already was (a retried post).
+	Reports, Refused, Duplicates uint64
 	// Recorded are cold starts whose phases were written, Incomplete those
 	// whose records did not all arrive in time.
 	Recorded, Incomplete uint64
@@ -60,10 +61,11 @@ type Server struct {
 
 	mu      sync.Mutex
 	pending []pendingReport
+	taken   recentReports // the reports taken lately, waiting or done
 	wake    chan struct{} // one token: a report arrived
 
 	exports, spans, relayRefused atomic.Uint64
-	reports, refused             atomic.Uint64
+	reports, refused, duplicates atomic.Uint64
 	recorded, incomplete         atomic.Uint64
 }
 
@@ -80,7 +82,7 @@ var (
 // New returns a Server configured by opts.
 func New(opts ...Option) *Server {
 	c := newConfig(opts)
-	return &Server{cfg: c, recorder: NewRecorder(c.tp), wake: make(chan struct{}, 1)}
+	return &Server{cfg: c, recorder: NewRecorder(c.tp), taken: newRecentReports(rememberedReports * c.maxPending), wake: make(chan struct{}, 1)}
 }
 
 // Index is the server's index.
@@ -90,7 +92,7 @@ func (s *Server) Index() *Index { return s.cfg.index }
 func (s *Server) Stats() Stats {
 	return Stats{
 		Exports: s.exports.Load(), Spans: s.spans.Load(), RelayRefused: s.relayRefused.Load(),
-		Reports: s.reports.Load(), Refused: s.refused.Load(),
+		Reports: s.reports.Load(), Refused: s.refused.Load(), Duplicates: s.duplicates.Load(),
 		Recorded: s.recorded.Load(), Incomplete: s.incomplete.Load(),
 	}
 }
@@ -118,8 +120,8 @@ func (s *Server) Export(_ context.Context, req *coltracepb.ExportTraceServiceReq
 }
 
 // ServeHTTP takes one report (POST ReportPath, application/json): 202 when
-// it waits for its records, 400 naming what is wrong, 429 when too many
-// wait.
+// it waits for its records or was taken before (a retried post is recorded
+// once), 400 naming what is wrong, 429 when too many wait.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
@@ -153,28 +155,45 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "report: "+err.Error(), http.StatusBadRequest)
 		return
 	}
-	if !s.enqueue(rep) {
+	switch s.enqueue(rep) {
+	case full:
 		s.refused.Add(1)
 		w.Header().Set("Retry-After", "1")
 		http.Error(w, fmt.Sprintf("%d reports already wait for their records", s.cfg.maxPending), http.StatusTooManyRequests)
 		return
+	case duplicate:
+		s.duplicates.Add(1)
+	default:
+		s.reports.Add(1)
 	}
-	s.reports.Add(1)
 	w.WriteHeader(http.StatusAccepted)
 }
 
-func (s *Server) enqueue(rep coldstart.Report) bool {
+// enqueued is what enqueue did with a report.
+type enqueued int
+
+const (
+	queued enqueued = iota
+	duplicate
+	full
+)
+
+func (s *Server) enqueue(rep coldstart.Report) enqueued {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(s.pending) >= s.cfg.maxPending {
-		return false
+	if s.taken.has(rep) {
+		return duplicate
 	}
+	if len(s.pending) >= s.cfg.maxPending {
+		return full
+	}
+	s.taken.add(rep)
 	s.pending = append(s.pending, pendingReport{report: rep, deadline: time.Now().Add(s.cfg.wait)})
 	select {
 	case s.wake <- struct{}{}:
 	default:
 	}
-	return true
+	return queued
 }
 
 // Run records the reported cold starts as their records arrive, until ctx

@@ -20,6 +20,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -243,12 +244,77 @@ func TestIncompleteRecordsGiveUp(t *testing.T) {
 	}
 }
 
+// TestRetriedReportRecordedOnce: the activator retries a post whose answer
+// it did not get; the same report taken again, waiting or already
+// recorded, is answered 202 and recorded once.
+func TestRetriedReportRecordedOnce(t *testing.T) {
+	w := newWorld(t)
+	w.run(t)
+	r := reportJSON(t, fixReport())
+	for range 2 {
+		if code, body := w.post(t, "application/json", r); code != http.StatusAccepted {
+			t.Fatalf("report: %d %s", code, body)
+		}
+	}
+	w.export(t, fixture(0))
+	eventually.True(t, 10*time.Second, "the cold start recorded", func() bool { return w.srv.Stats().Recorded == 1 })
+	if code, body := w.post(t, "application/json", r); code != http.StatusAccepted {
+		t.Fatalf("report after it was recorded: %d %s", code, body)
+	}
+	// A fresh report is still taken and recorded: only the same one is not.
+	other := fixReport()
+	other.SpanID = "00f067aa0ba902b8"
+	if code, body := w.post(t, "application/json", reportJSON(t, other)); code != http.StatusAccepted {
+		t.Fatalf("another report: %d %s", code, body)
+	}
+	eventually.True(t, 10*time.Second, "the other cold start recorded", func() bool { return w.srv.Stats().Recorded == 2 })
+	st := w.srv.Stats()
+	if diff := cmp.Diff(Stats{Reports: 2, Duplicates: 2, Recorded: 2}, Stats{Reports: st.Reports, Duplicates: st.Duplicates, Recorded: st.Recorded, Incomplete: st.Incomplete, Refused: st.Refused}); diff != "" {
+		t.Errorf("stats (-want +got):\n%s", diff)
+	}
+	groups := 0
+	for _, s := range w.exp.GetSpans() {
+		if s.Name == coldstart.SpanKubernetes {
+			groups++
+		}
+	}
+	if groups != 2 {
+		t.Errorf("%d %s spans, want one per cold start (2)", groups, coldstart.SpanKubernetes)
+	}
+}
+
+// TestRecentReportsForgetsTheOldest: the memory of taken reports is
+// bounded; the oldest is forgotten first.
+func TestRecentReportsForgetsTheOldest(t *testing.T) {
+	k := newRecentReports(2)
+	reports := make([]coldstart.Report, 4)
+	for i := range reports {
+		reports[i] = fixReport()
+		reports[i].Pod = fmt.Sprintf("pod-%d", i)
+	}
+	for _, r := range reports {
+		k.add(r)
+	}
+	var got []bool
+	for _, r := range reports {
+		got = append(got, k.has(r))
+	}
+	if diff := cmp.Diff([]bool{false, false, true, true}, got); diff != "" {
+		t.Errorf("remembered (-want +got):\n%s", diff)
+	}
+	if len(k.set) != 2 {
+		t.Errorf("%d keys kept, want 2", len(k.set))
+	}
+}
+
 // TestBadReports: each refusal names what is wrong and changes nothing.
 func TestBadReports(t *testing.T) {
 	w := newWorld(t, WithMaxPending(1))
 	good := reportJSON(t, fixReport())
 	bad := fixReport()
 	bad.TraceID, bad.Pod = "xyz", ""
+	another := fixReport()
+	another.Pod += "-2"
 	tests := []struct {
 		name, contentType string
 		body              []byte
@@ -260,7 +326,7 @@ func TestBadReports(t *testing.T) {
 		{"invalid fields", "application/json", reportJSON(t, bad), http.StatusBadRequest, []string{"traceID", "pod"}},
 		{"too large", "application/json", bytes.Repeat([]byte(" "), maxReportBytes+1), http.StatusRequestEntityTooLarge, []string{"larger than"}},
 		{"accepted", "application/json", good, http.StatusAccepted, nil},
-		{"too many waiting", "application/json", good, http.StatusTooManyRequests, []string{"already wait"}},
+		{"too many waiting", "application/json", reportJSON(t, another), http.StatusTooManyRequests, []string{"already wait"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
