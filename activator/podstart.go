@@ -22,6 +22,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"strings"
@@ -29,26 +30,40 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/kntrace/kntrace/backoff"
 	"github.com/kntrace/kntrace/coldstart"
 	"github.com/kntrace/kntrace/conventions"
 )
 
-// reportQueue bounds the reports waiting to be posted; a full queue drops
-// (and counts) the newest.
-const reportQueue = 64
+const (
+	// reportQueue bounds the reports waiting to be posted; a full queue drops
+	// (and counts) the newest.
+	reportQueue = 64
+	// reportPatience bounds how long one report is retried after a failure
+	// that may pass (podstart unreachable, slow, busy or failing): as long
+	// as podstart keeps a report waiting for its records (DefaultWait), so
+	// a late report still finds them.
+	reportPatience = 30 * time.Second
+	// reportTimeout bounds one attempt.
+	reportTimeout = 5 * time.Second
+)
 
 // reporter posts the activator's cold-start reports to kntrace's podstart
-// service in the background: a cold start's request never waits for it,
-// and a report that cannot be posted costs that cold start its Kubernetes
-// phases, counted, never a response.
+// service in the background: a cold start's request never waits for it.
+// A post that fails in a way that may pass is retried, with backoff, for
+// reportPatience (podstart takes a report it already has once); a report
+// that cannot be posted costs that cold start its Kubernetes phases,
+// counted, never a response.
 type reporter struct {
-	url    string
-	client *http.Client
-	queue  chan coldstart.Report
-	onErr  func(error)
+	url      string
+	client   *http.Client
+	queue    chan coldstart.Report
+	onErr    func(error)
+	backoff  backoff.Policy
+	patience time.Duration
 
-	sent, failed, dropped atomic.Uint64
-	errOnce               sync.Once
+	sent, failed, dropped, retries atomic.Uint64
+	errOnce                        sync.Once
 }
 
 // newReporter returns a reporter posting to base+coldstart.ReportPath, or an
@@ -60,10 +75,12 @@ func newReporter(base string, onErr func(error)) (*reporter, error) {
 			conventions.EnvPodstart, base, conventions.PodstartName, conventions.SystemNamespace, conventions.PodstartReportPort)
 	}
 	return &reporter{
-		url:    strings.TrimSuffix(base, "/") + coldstart.ReportPath,
-		client: &http.Client{Timeout: 5 * time.Second},
-		queue:  make(chan coldstart.Report, reportQueue),
-		onErr:  onErr,
+		url:      strings.TrimSuffix(base, "/") + coldstart.ReportPath,
+		client:   &http.Client{Timeout: reportTimeout},
+		queue:    make(chan coldstart.Report, reportQueue),
+		onErr:    onErr,
+		backoff:  backoff.Default,
+		patience: reportPatience,
 	}, nil
 }
 
@@ -83,7 +100,10 @@ func (r *reporter) run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case rep := <-r.queue:
-			if err := r.post(ctx, rep); err != nil {
+			if err := r.deliver(ctx, rep); err != nil {
+				if ctx.Err() != nil {
+					return
+				}
 				r.failed.Add(1)
 				r.errOnce.Do(func() { r.onErr(err) })
 				continue
@@ -93,24 +113,51 @@ func (r *reporter) run(ctx context.Context) {
 	}
 }
 
-func (r *reporter) post(ctx context.Context, rep coldstart.Report) error {
+// deliver posts rep, retrying a failure that may pass until r.patience has
+// gone by since the first attempt; it returns the last error.
+func (r *reporter) deliver(ctx context.Context, rep coldstart.Report) error {
 	body, err := json.Marshal(rep)
 	if err != nil {
 		return err
 	}
+	giveUp := time.Now().Add(r.patience)
+	for attempt := 1; ; attempt++ {
+		retry, err := r.post(ctx, body)
+		if err == nil || !retry {
+			return err
+		}
+		wait := r.backoff.Delay(attempt, rand.Float64())
+		if time.Now().Add(wait).After(giveUp) {
+			return fmt.Errorf("%w (gave up after %d attempts in %s)", err, attempt, r.patience)
+		}
+		r.retries.Add(1)
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+// post makes one attempt; retry says whether a later one may succeed: not
+// after a refusal of the report itself (4xx other than 429).
+func (r *reporter) post(ctx context.Context, body []byte) (retry bool, err error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.url, bytes.NewReader(body))
 	if err != nil {
-		return err
+		return false, err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := r.client.Do(req)
 	if err != nil {
-		return fmt.Errorf("posting a cold-start report to %s: %w", r.url, err)
+		return true, fmt.Errorf("posting a cold-start report to %s: %w", r.url, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusAccepted {
 		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-		return fmt.Errorf("posting a cold-start report to %s: %s: %s", r.url, resp.Status, strings.TrimSpace(string(msg)))
+		retry := resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500
+		return retry, fmt.Errorf("posting a cold-start report to %s: %s: %s", r.url, resp.Status, strings.TrimSpace(string(msg)))
 	}
-	return nil
+	return false, nil
 }

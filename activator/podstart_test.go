@@ -25,6 +25,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/kntrace/kntrace/backoff"
 	"github.com/kntrace/kntrace/coldstart"
 	"github.com/kntrace/kntrace/conventions"
 	"github.com/kntrace/kntrace/internal/eventually"
@@ -82,6 +85,9 @@ func TestReporterFailuresCostOnlyReports(t *testing.T) {
 	r.Report(testReport())
 	r.Report(testReport())
 	eventually.True(t, 10*time.Second, "both posts failed", func() bool { return r.failed.Load() == 2 })
+	if n := r.retries.Load(); n != 0 {
+		t.Errorf("%d retries of a report podstart refused as invalid, want none", n)
+	}
 	if errs.Load() != 1 || !strings.Contains(first.Load().(string), "400") || !strings.Contains(first.Load().(string), "traceID") {
 		t.Errorf("%d errors, first %v; want one that gives the status and the server's reason", errs.Load(), first.Load())
 	}
@@ -96,6 +102,73 @@ func TestReporterFailuresCostOnlyReports(t *testing.T) {
 	}
 	if full.dropped.Load() != 3 {
 		t.Errorf("dropped %d, want the 3 beyond the queue", full.dropped.Load())
+	}
+}
+
+// quickRetries makes r retry at once and give an attempt timeout.
+func quickRetries(r *reporter, timeout time.Duration) {
+	r.client.Timeout = timeout
+	r.backoff = backoff.Policy{Initial: time.Millisecond, Max: 10 * time.Millisecond, Multiplier: 2}
+}
+
+// TestReporterRetriesWhatMayPass: podstart busy (429), failing (503), gone
+// mid-answer, and so slow that the activator stops waiting after podstart
+// took the report: each is retried, and podstart records the report once.
+func TestReporterRetriesWhatMayPass(t *testing.T) {
+	srv := podstart.New()
+	var calls atomic.Int32
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		switch calls.Add(1) {
+		case 1:
+			w.Header().Set("Retry-After", "1")
+			http.Error(w, "256 reports already wait for their records", http.StatusTooManyRequests)
+		case 2:
+			http.Error(w, "unavailable", http.StatusServiceUnavailable)
+		case 3:
+			panic(http.ErrAbortHandler) // the connection closes without an answer
+		case 4:
+			// Taken, but answered after the activator stopped waiting.
+			srv.ServeHTTP(httptest.NewRecorder(), req)
+			<-req.Context().Done()
+		default:
+			srv.ServeHTTP(w, req)
+		}
+	}))
+	t.Cleanup(hs.Close)
+	r, err := newReporter(hs.URL, func(err error) { t.Errorf("unexpected error: %v", err) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	quickRetries(r, 300*time.Millisecond)
+	runReporter(t, r)
+	r.Report(testReport())
+	eventually.True(t, 10*time.Second, "the reporter counted the report sent", func() bool { return r.sent.Load() == 1 })
+	got := []uint64{r.retries.Load(), r.failed.Load(), srv.Stats().Reports, srv.Stats().Duplicates}
+	if diff := cmp.Diff([]uint64{4, 0, 1, 1}, got); diff != "" {
+		t.Errorf("retries, failed, reports taken, duplicates (-want +got):\n%s", diff)
+	}
+}
+
+// TestReporterGivesUp: a podstart that keeps failing costs the report once
+// its patience is spent, with one logged error that says so.
+func TestReporterGivesUp(t *testing.T) {
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		http.Error(w, "unavailable", http.StatusServiceUnavailable)
+	}))
+	t.Cleanup(hs.Close)
+	var first atomic.Value
+	r, err := newReporter(hs.URL, func(err error) { first.CompareAndSwap(nil, err.Error()) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	quickRetries(r, time.Second)
+	r.patience = 200 * time.Millisecond
+	runReporter(t, r)
+	r.Report(testReport())
+	eventually.True(t, 10*time.Second, "the report failed", func() bool { return r.failed.Load() == 1 })
+	msg, _ := first.Load().(string)
+	if !strings.Contains(msg, "503") || !strings.Contains(msg, "gave up") || r.retries.Load() == 0 || r.sent.Load() != 0 {
+		t.Errorf("error %q after %d retries, %d sent; want retries, then one error giving the status and that it gave up", msg, r.retries.Load(), r.sent.Load())
 	}
 }
 
