@@ -49,8 +49,20 @@ var (
 	buildErr  error
 )
 
+// TestMain removes what built built once every test and benchmark is done.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if buildDir != "" {
+		if err := os.RemoveAll(buildDir); err != nil {
+			fmt.Fprintln(os.Stderr, "removing the build directory:", err)
+			code = max(code, 1)
+		}
+	}
+	os.Exit(code)
+}
+
 // built returns kntrace's queue-proxy and the test app, built once per test
-// binary with go build.
+// binary with go build into a directory TestMain removes.
 func built(t testing.TB) (queue, app string) {
 	t.Helper()
 	buildOnce.Do(func() {
