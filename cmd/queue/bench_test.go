@@ -25,6 +25,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -35,6 +36,7 @@ import (
 	"time"
 
 	"github.com/kntrace/kntrace/test/backends"
+	"github.com/kntrace/kntrace/test/proc"
 )
 
 // Load of one benchmark operation: requests sent by concurrent clients over
@@ -51,11 +53,13 @@ const (
 // profiling server (config-observability runtime-profiling, the same on both
 // sides) and, after the timed requests, record a CPU profile and an
 // execution trace of each queue-proxy process under the same load, with the
-// number of requests each covers in requests.txt. Blocking profiles come
-// from the trace (go tool trace -pprof=sync|net|syscall|sched): neither
-// binary sets a block profile rate.
+// number of requests each covers in requests.txt, and, where strace is
+// installed, the queue-proxy's system call counts (name.strace, also
+// counted in requests.txt). Blocking profiles come from the trace (go tool
+// trace -pprof=sync|net|syscall|sched): neither binary sets a block
+// profile rate.
 var (
-	profileDir  = flag.String("queue.profile", "", "write CPU profiles and execution traces of both queue-proxies under load to this directory")
+	profileDir  = flag.String("queue.profile", "", "write CPU profiles, execution traces and system call counts of both queue-proxies under load to this directory")
 	profileTime = flag.Duration("queue.profile-time", 5*time.Second, "length of each profile taken with -queue.profile")
 )
 
@@ -70,7 +74,9 @@ var (
 // ns/op as wall time per request), latency percentiles (p50-ms, p99-ms) and
 // the queue-proxy process's CPU time per 1000 requests (qp-cpu-ms/kreq,
 // including the exports it does after the requests), which varies much
-// less with other load on the machine than time does.
+// less with other load on the machine than time does. The app's CPU time
+// (app-cpu-ms/kreq) is the same program's on both sides, bar where its
+// spans go, and shows what the queue-proxy's choices cost the app.
 //
 // Both apps export their own spans too, so that both sides deliver the same
 // spans: kntrace's to the relay on localhost:4318 (what kntrace's webhook
@@ -130,6 +136,7 @@ type benchPod struct {
 	latencies []time.Duration
 	elapsed   time.Duration
 	cpu       time.Duration // the queue-proxy's, between start and stop
+	appCPU    time.Duration // the app's, between start and stop
 	bytes     int64         // sent towards the Collector, between start and stop
 }
 
@@ -164,34 +171,49 @@ func (p *benchPod) sent() int64 {
 	return n
 }
 
-// start and stop bracket the measurement: the queue-proxy's CPU time and
-// the bytes its pod sends towards the Collector in between count.
+// start and stop bracket the measurement: the queue-proxy's and the app's
+// CPU time and the bytes the pod sends towards the Collector in between
+// count.
 func (p *benchPod) start(b *testing.B) {
 	b.Helper()
-	// The wrappers (ip netns exec, env) exec the binary: the process is
-	// the queue-proxy itself, or its CPU time would not be.
-	exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", p.pod.queue.Pid()))
-	if err != nil {
-		b.Fatal(err)
+	// The wrappers (ip netns exec, env) exec the binaries: the processes
+	// are the queue-proxy and the app themselves, or their CPU times would
+	// not be.
+	for _, pr := range []struct {
+		proc *proc.Process
+		bin  string
+	}{{p.pod.queue, p.pod.queueBin}, {p.pod.app, p.pod.appBin}} {
+		exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pr.proc.Pid()))
+		if err != nil {
+			b.Fatal(err)
+		}
+		if bin, err := filepath.EvalSymlinks(pr.bin); err != nil || bin != exe {
+			b.Fatalf("%s: process %d runs %s, not %s (%v)", p.side, pr.proc.Pid(), exe, pr.bin, err)
+		}
 	}
-	if bin, err := filepath.EvalSymlinks(p.pod.queueBin); err != nil || bin != exe {
-		b.Fatalf("%s: process %d runs %s, not the queue-proxy %s (%v)", p.side, p.pod.queue.Pid(), exe, p.pod.queueBin, err)
-	}
-	cpu, err := processCPU(p.pod.queue.Pid())
-	if err != nil {
-		b.Fatal(err)
-	}
-	p.cpu, p.bytes = -cpu, -p.sent()
+	qp, app := p.cpuTimes(b)
+	p.cpu, p.appCPU, p.bytes = -qp, -app, -p.sent()
 }
 
 func (p *benchPod) stop(b *testing.B) {
 	b.Helper()
-	cpu, err := processCPU(p.pod.queue.Pid())
+	qp, app := p.cpuTimes(b)
+	p.cpu += qp
+	p.appCPU += app
+	p.bytes += p.sent()
+}
+
+// cpuTimes reads the queue-proxy's and the app's CPU times.
+func (p *benchPod) cpuTimes(b *testing.B) (qp, app time.Duration) {
+	b.Helper()
+	qp, err := processCPU(p.pod.queue.Pid())
+	if err == nil {
+		app, err = processCPU(p.pod.app.Pid())
+	}
 	if err != nil {
 		b.Fatal(err)
 	}
-	p.cpu += cpu
-	p.bytes += p.sent()
+	return qp, app
 }
 
 // measure sends n requests through the pod.
@@ -211,13 +233,15 @@ func (p *benchPod) report(b *testing.B) {
 	b.ReportMetric(ms(percentile(p.latencies, 0.50)), "p50-ms")
 	b.ReportMetric(ms(percentile(p.latencies, 0.99)), "p99-ms")
 	b.ReportMetric(ms(p.cpu)/(n/1000), "qp-cpu-ms/kreq")
+	b.ReportMetric(ms(p.appCPU)/(n/1000), "app-cpu-ms/kreq")
 	b.Logf("%s: %.0f bytes of spans sent towards the Collector per request", p.side, float64(p.bytes)/n)
 }
 
 // profileUnderLoad keeps benchConcurrency clients sending requests through
 // p while it takes a CPU profile, then an execution trace, of p's
 // queue-proxy from Knative's profiling server, and writes them to
-// profileDir as name.cpu.pprof and name.trace.
+// profileDir as name.cpu.pprof and name.trace; then it counts the
+// process's system calls (countSyscalls).
 func profileUnderLoad(b *testing.B, p *pod, name string) {
 	b.Helper()
 	if err := os.MkdirAll(*profileDir, 0o755); err != nil {
@@ -255,6 +279,9 @@ func profileUnderLoad(b *testing.B, p *pod, name string) {
 			b.Fatal(err)
 		}
 	}
+	if fetchErr == nil {
+		fetchErr = countSyscalls(p, name, &sent)
+	}
 	close(stop)
 	if err := <-loadErr; err != nil {
 		b.Fatalf("load while profiling: %v", err)
@@ -262,6 +289,28 @@ func profileUnderLoad(b *testing.B, p *pod, name string) {
 	if fetchErr != nil {
 		b.Fatal(fetchErr)
 	}
+}
+
+// countSyscalls counts the system calls of p's queue-proxy, all threads,
+// for profileTime with strace -c into profileDir/name.strace, with the
+// requests it covers in requests.txt (counts only: strace slows the
+// process, so its times say nothing). Without strace it writes nothing.
+func countSyscalls(p *pod, name string, sent *atomic.Int64) error {
+	strace, err := exec.LookPath("strace")
+	if err != nil {
+		return nil
+	}
+	out := filepath.Join(*profileDir, name+".strace")
+	ctx, cancel := context.WithTimeout(context.Background(), *profileTime)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, strace, "-c", "-f", "-o", out, "-p", strconv.Itoa(p.queue.Pid()))
+	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) } // strace writes its summary on SIGINT
+	cmd.WaitDelay = 10 * time.Second
+	before := sent.Load()
+	if msg, err := cmd.CombinedOutput(); err != nil && ctx.Err() == nil {
+		return fmt.Errorf("strace -c -p %d: %v: %s", p.queue.Pid(), err, msg)
+	}
+	return appendLine(filepath.Join(*profileDir, "requests.txt"), fmt.Sprintf("%s: about %d requests", filepath.Base(out), sent.Load()-before))
 }
 
 func appendLine(file, line string) error {

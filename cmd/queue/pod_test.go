@@ -412,6 +412,7 @@ type pod struct {
 	run      func(name, bin string, env []string) *proc.Process
 	queueEnv []string
 	queueBin string
+	appBin   string
 }
 
 // podOptions vary how a pod starts.
@@ -452,7 +453,7 @@ func startPod(t testing.TB, ns *netns, spec podSpec, o podOptions) *pod {
 	}
 	appEnv := append(env(t, spec.app, podName, ns.podIP, ns.hostIP), o.appEnv...)
 	queueEnv := append(env(t, spec.queue, podName, ns.podIP, ns.hostIP), "KNTRACE_PODINFO_ANNOTATIONS="+info)
-	p.run, p.queueEnv, p.queueBin = run, queueEnv, o.queueBinary
+	p.run, p.queueEnv, p.queueBin, p.appBin = run, queueEnv, o.queueBinary, o.appBinary
 	if o.appFirst {
 		p.app = run("app", o.appBinary, appEnv)
 		if err := p.app.WaitFor(20*time.Second, "app listening", proc.TCPReady(net.JoinHostPort(ns.podIP, containerPort(spec.app)))); err != nil {
