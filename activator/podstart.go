@@ -25,6 +25,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -122,11 +123,11 @@ func (r *reporter) deliver(ctx context.Context, rep coldstart.Report) error {
 	}
 	giveUp := time.Now().Add(r.patience)
 	for attempt := 1; ; attempt++ {
-		retry, err := r.post(ctx, body)
+		retry, after, err := r.post(ctx, body)
 		if err == nil || !retry {
 			return err
 		}
-		wait := r.backoff.Delay(attempt, rand.Float64())
+		wait := max(r.backoff.Delay(attempt, rand.Float64()), after)
 		if time.Now().Add(wait).After(giveUp) {
 			return fmt.Errorf("%w (gave up after %d attempts in %s)", err, attempt, r.patience)
 		}
@@ -141,23 +142,30 @@ func (r *reporter) deliver(ctx context.Context, rep coldstart.Report) error {
 	}
 }
 
-// post makes one attempt; retry says whether a later one may succeed: not
-// after a refusal of the report itself (4xx other than 429).
-func (r *reporter) post(ctx context.Context, body []byte) (retry bool, err error) {
+// post makes one attempt. retry says whether a later one may succeed (not
+// after a refusal of the report itself: 4xx other than 429), after how long
+// podstart asked to wait at least (Retry-After in seconds, else zero).
+func (r *reporter) post(ctx context.Context, body []byte) (retry bool, after time.Duration, err error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.url, bytes.NewReader(body))
 	if err != nil {
-		return false, err
+		return false, 0, err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := r.client.Do(req)
 	if err != nil {
-		return true, fmt.Errorf("posting a cold-start report to %s: %w", r.url, err)
+		return true, 0, fmt.Errorf("posting a cold-start report to %s: %w", r.url, err)
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusAccepted {
-		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-		retry := resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500
-		return retry, fmt.Errorf("posting a cold-start report to %s: %s: %s", r.url, resp.Status, strings.TrimSpace(string(msg)))
+	if resp.StatusCode == http.StatusAccepted {
+		return false, 0, nil
 	}
-	return false, nil
+	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+	err = fmt.Errorf("posting a cold-start report to %s: %s: %s", r.url, resp.Status, strings.TrimSpace(string(msg)))
+	if resp.StatusCode != http.StatusTooManyRequests && resp.StatusCode < 500 {
+		return false, 0, err
+	}
+	if s, perr := strconv.Atoi(resp.Header.Get("Retry-After")); perr == nil && s > 0 {
+		after = time.Duration(s) * time.Second
+	}
+	return true, after, err
 }

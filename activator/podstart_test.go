@@ -111,14 +111,23 @@ func quickRetries(r *reporter, timeout time.Duration) {
 	r.backoff = backoff.Policy{Initial: time.Millisecond, Max: 10 * time.Millisecond, Multiplier: 2}
 }
 
-// TestReporterRetriesWhatMayPass: podstart busy (429), failing (503), gone
-// mid-answer, and so slow that the activator stops waiting after podstart
-// took the report: each is retried, and podstart records the report once.
+// TestReporterRetriesWhatMayPass: podstart busy (429, waited for as its
+// Retry-After asks), failing (503), gone mid-answer, and so slow that the
+// activator stops waiting after podstart took the report: each is retried,
+// and podstart records the report once.
 func TestReporterRetriesWhatMayPass(t *testing.T) {
 	srv := podstart.New()
 	var calls atomic.Int32
+	var busyAt, nextAt atomic.Int64 // the 429's time and the next attempt's
 	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		switch calls.Add(1) {
+		n := calls.Add(1)
+		switch n {
+		case 1:
+			busyAt.Store(time.Now().UnixNano())
+		case 2:
+			nextAt.Store(time.Now().UnixNano())
+		}
+		switch n {
 		case 1:
 			w.Header().Set("Retry-After", "1")
 			http.Error(w, "256 reports already wait for their records", http.StatusTooManyRequests)
@@ -146,6 +155,9 @@ func TestReporterRetriesWhatMayPass(t *testing.T) {
 	got := []uint64{r.retries.Load(), r.failed.Load(), srv.Stats().Reports, srv.Stats().Duplicates}
 	if diff := cmp.Diff([]uint64{4, 0, 1, 1}, got); diff != "" {
 		t.Errorf("retries, failed, reports taken, duplicates (-want +got):\n%s", diff)
+	}
+	if waited := time.Duration(nextAt.Load() - busyAt.Load()); waited < time.Second {
+		t.Errorf("retried %s after a 429 with Retry-After: 1, want at least 1s", waited)
 	}
 }
 
