@@ -25,7 +25,6 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -144,7 +143,7 @@ func (r *reporter) deliver(ctx context.Context, rep coldstart.Report) error {
 
 // post makes one attempt. retry says whether a later one may succeed (not
 // after a refusal of the report itself: 4xx other than 429), after how long
-// podstart asked to wait at least (Retry-After in seconds, else zero).
+// podstart asked to wait at least (its Retry-After, else zero).
 func (r *reporter) post(ctx context.Context, body []byte) (retry bool, after time.Duration, err error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.url, bytes.NewReader(body))
 	if err != nil {
@@ -164,8 +163,5 @@ func (r *reporter) post(ctx context.Context, body []byte) (retry bool, after tim
 	if resp.StatusCode != http.StatusTooManyRequests && resp.StatusCode < 500 {
 		return false, 0, err
 	}
-	if s, perr := strconv.Atoi(resp.Header.Get("Retry-After")); perr == nil && s > 0 {
-		after = time.Duration(s) * time.Second
-	}
-	return true, after, err
+	return true, backoff.RetryAfter(resp.Header, time.Now()), err
 }

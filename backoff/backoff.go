@@ -15,8 +15,10 @@ limitations under the License.
 */
 
 // Package backoff is the retry policy kntrace's span buffer and OTLP relay
-// share while a collector is unreachable: exponential, capped, with jitter,
-// as the OpenTelemetry Collector's exporters retry.
+// share while a collector is unreachable, and the activator uses for its
+// cold-start reports: exponential, capped, with jitter, as the
+// OpenTelemetry Collector's exporters retry; and RetryAfter, the wait a
+// server asks for.
 package backoff
 
 import "time"

@@ -25,7 +25,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
@@ -36,6 +35,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
+	"github.com/kntrace/kntrace/backoff"
 	"github.com/kntrace/kntrace/conventions"
 )
 
@@ -113,8 +113,8 @@ func (f *httpForwarder) forward(ctx context.Context, payload []byte) error {
 	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusBadGateway ||
 		resp.StatusCode == http.StatusServiceUnavailable || resp.StatusCode == http.StatusGatewayTimeout:
 		err := fmt.Errorf("POST %s: %s", f.url, resp.Status)
-		if s, perr := strconv.Atoi(resp.Header.Get("Retry-After")); perr == nil && s > 0 {
-			return &retryAfterError{err: err, after: time.Duration(s) * time.Second}
+		if after := backoff.RetryAfter(resp.Header, time.Now()); after > 0 {
+			return &retryAfterError{err: err, after: after}
 		}
 		return err
 	}
