@@ -67,21 +67,24 @@ type dataPlaneFigures struct {
 	warmCPU map[string]time.Duration
 }
 
+// podGroup names pods: those in namespace matching selector.
+type podGroup struct{ namespace, selector string }
+
 // warmCPUGroups are the pods whose containers the warm requests are
 // charged with: the activator, kntrace's backends and the Service's own.
-func warmCPUGroups(svc string) [][2]string {
-	return [][2]string{
+func warmCPUGroups(svc string) []podGroup {
+	return []podGroup{
 		{ServingNamespace, "app=activator"},
 		{KntraceNamespace, "app.kubernetes.io/part-of=kntrace"},
 		{compareNS, "serving.knative.dev/service=" + svc},
 	}
 }
 
-// readCPU sums CPUUsage over groups (namespace, selector).
-func readCPU(ctx context.Context, c *Cluster, groups [][2]string) (CPU, error) {
+// readCPU sums CPUUsage over groups.
+func readCPU(ctx context.Context, c *Cluster, groups []podGroup) (CPU, error) {
 	all := CPU{}
 	for _, g := range groups {
-		u, err := c.CPUUsage(ctx, g[0], g[1])
+		u, err := c.CPUUsage(ctx, g.namespace, g.selector)
 		if err != nil {
 			return nil, err
 		}
