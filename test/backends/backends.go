@@ -54,6 +54,7 @@ type config struct {
 	edits        []Edit
 	env          []string
 	jaegerConfig []byte
+	batchTimeout time.Duration
 }
 
 // Option configures StartJaeger, NewCollector and StartStack.
@@ -79,8 +80,21 @@ func WithReadyTimeout(d time.Duration) Option {
 // WithLogLevel sets the components' log level (default "info").
 func WithLogLevel(level string) Option { return optionFunc(func(c *config) { c.logLevel = level }) }
 
+// DefaultBatchTimeout is how long the in-memory Jaeger's and the Collector's
+// batch processors hold spans before they pass them on.
+const DefaultBatchTimeout = 100 * time.Millisecond
+
+// WithBatchTimeout sets how long the in-memory Jaeger's and the Collector's
+// batch processors hold spans (default DefaultBatchTimeout); 0 passes each
+// export on as it comes, so the backends' work on it is done while its
+// sender is still being measured. It does not apply to a shipped
+// configuration (WithJaegerConfig) or the scale-out collectors.
+func WithBatchTimeout(d time.Duration) Option {
+	return optionFunc(func(c *config) { c.batchTimeout = d })
+}
+
 func newConfig(name string, readyTimeout time.Duration, opts []Option) (config, error) {
-	cfg := config{readyTimeout: readyTimeout, logLevel: "info"}
+	cfg := config{readyTimeout: readyTimeout, logLevel: "info", batchTimeout: DefaultBatchTimeout}
 	for _, o := range opts {
 		o.apply(&cfg)
 	}
@@ -157,7 +171,7 @@ func NewJaeger(opts ...Option) (*Jaeger, error) {
 	}
 	j.ConfigPath = filepath.Join(cfg.logDir, "jaeger.yaml")
 	if cfg.jaegerConfig == nil {
-		if err := render(j.ConfigPath, jaegerConfig, map[string]any{"J": j, "LogLevel": cfg.logLevel}); err != nil {
+		if err := render(j.ConfigPath, jaegerConfig, map[string]any{"J": j, "LogLevel": cfg.logLevel, "BatchTimeout": cfg.batchTimeout}); err != nil {
 			return nil, err
 		}
 		return j, nil
@@ -336,7 +350,7 @@ func NewCollector(exportTo string, opts ...Option) (*Collector, error) {
 	}
 	c := &Collector{name: "otelcol", GRPC: addr(ports[0]), HTTP: addr(ports[1]), ExportTo: exportTo, cfg: cfg}
 	c.ConfigPath = filepath.Join(cfg.logDir, "otelcol.yaml")
-	if err := render(c.ConfigPath, collectorConfig, map[string]any{"C": c, "LogLevel": cfg.logLevel}); err != nil {
+	if err := render(c.ConfigPath, collectorConfig, map[string]any{"C": c, "LogLevel": cfg.logLevel, "BatchTimeout": cfg.batchTimeout}); err != nil {
 		return nil, err
 	}
 	return c, nil
@@ -591,7 +605,7 @@ receivers:
 
 processors:
   batch:
-    timeout: 100ms
+    timeout: {{.BatchTimeout}}
 
 exporters:
   jaeger_storage_exporter:
@@ -612,7 +626,7 @@ processors:
     limit_mib: 512
     spike_limit_mib: 128
   batch:
-    timeout: 100ms
+    timeout: {{.BatchTimeout}}
 
 exporters:
   otlp_grpc:

@@ -19,6 +19,7 @@ package backends
 import (
 	"context"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -54,6 +55,39 @@ func TestCollectorConfig(t *testing.T) {
 	}
 	if _, err := NewCollector(""); err == nil {
 		t.Error("NewCollector with no export endpoint succeeded")
+	}
+}
+
+func TestBatchTimeout(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		opts []Option
+		want string
+	}{
+		{"default", nil, "timeout: 100ms"},
+		{"passed on as it comes", []Option{WithBatchTimeout(0)}, "timeout: 0s"},
+		{"longer", []Option{WithBatchTimeout(2 * time.Second)}, "timeout: 2s"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			opts := append([]Option{WithBinary("/bin/true"), WithLogDir(t.TempDir())}, tc.opts...)
+			j, err := NewJaeger(opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c, err := NewCollector(j.OTLPGRPC, opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, path := range []string{j.ConfigPath, c.ConfigPath} {
+				b, err := os.ReadFile(path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := strings.Count(string(b), "timeout: "); got != 1 || !strings.Contains(string(b), tc.want) {
+					t.Errorf("%s: %d batch timeouts, want one %q:\n%s", filepath.Base(path), got, tc.want, b)
+				}
+			}
+		})
 	}
 }
 
@@ -101,7 +135,9 @@ func waitForTrace(t *testing.T, q *jaeger.Client, service, name string) {
 }
 
 func TestStack(t *testing.T) {
-	s := Start(t, true)
+	// Without batching, as BenchmarkQueueProxy runs them: the backends
+	// start and store spans with both processors' timeouts at 0.
+	s := Start(t, true, WithBatchTimeout(0))
 	q, err := jaeger.Dial(context.Background(), s.Jaeger.QueryGRPC)
 	if err != nil {
 		t.Fatal(err)
