@@ -125,9 +125,15 @@ type Row struct {
 	Kntrace  Stat   `json:"kntrace"`
 	Anchor   string `json:"anchor"`
 	Other    Stat   `json:"anchorStat"`
-	// Ratio is kntrace's median over the anchor's; +Inf when the anchor's is
+	// Ratio is kntrace's figure over the anchor's, and Delta kntrace's minus
+	// the anchor's (compare): when Paired, the medians of the rounds' own
+	// ratios and differences, with RatioMin and RatioMax their spread; else
+	// those of the two medians. Ratio is +Inf when the anchor's figure is
 	// zero (JSON then has no ratio).
-	Ratio float64 `json:"-"`
+	Ratio              float64 `json:"-"`
+	RatioMin, RatioMax float64 `json:"-"`
+	Delta              float64 `json:"delta"`
+	Paired             bool    `json:"paired"`
 	// FiniteRatio is Ratio for JSON, absent when infinite.
 	FiniteRatio *float64 `json:"ratio,omitempty"`
 	Target      string   `json:"target,omitempty"`
@@ -158,15 +164,15 @@ func Pair(samples Samples, targets []Target) []Row {
 			}
 			mine := samples[name]
 			for _, metric := range metricsOf(mine, other) {
-				k, o := stat(mine[metric]), stat(other[metric])
-				row := Row{Workload: workload, Metric: metric, Kntrace: k, Anchor: a, Other: o, Ratio: ratio(k.Median, o.Median)}
+				row := Row{Workload: workload, Metric: metric, Kntrace: stat(mine[metric]), Anchor: a, Other: stat(other[metric])}
+				compare(&row, mine[metric], other[metric])
 				if !math.IsInf(row.Ratio, 0) {
 					r := row.Ratio
 					row.FiniteRatio = &r
 				}
 				for _, t := range targets {
 					if t.Metric == metric && t.Workload.MatchString(workload) {
-						pass := t.met(row.Ratio, k.Median-o.Median)
+						pass := t.met(row.Ratio, row.Delta)
 						row.Target, row.Source, row.Pass = t.String(), t.Source, &pass
 						break
 					}
@@ -234,6 +240,29 @@ func cutLast(name string) (string, string, bool) {
 	return name[:i], name[i+1:], true
 }
 
+// compare sets row's ratio and difference. When both sides have a figure
+// from every round (a round measures the two sides together, in turns),
+// they are the medians of the rounds' own ratios and differences, so that
+// what a round shares (a machine busier in one round than in the next)
+// cancels instead of setting one side's median against another round's;
+// otherwise they are the ratio and difference of the two medians.
+func compare(row *Row, mine, other []float64) {
+	if len(mine) != len(other) {
+		row.Ratio = ratio(row.Kntrace.Median, row.Other.Median)
+		row.RatioMin, row.RatioMax = row.Ratio, row.Ratio
+		row.Delta = row.Kntrace.Median - row.Other.Median
+		return
+	}
+	rs, ds := make([]float64, len(mine)), make([]float64, len(mine))
+	for i := range mine {
+		rs[i], ds[i] = ratio(mine[i], other[i]), mine[i]-other[i]
+	}
+	r := stat(rs)
+	row.Ratio, row.RatioMin, row.RatioMax = r.Median, r.Min, r.Max
+	row.Delta = stat(ds).Median
+	row.Paired = true
+}
+
 func ratio(a, b float64) float64 {
 	if b == 0 {
 		if a == 0 {
@@ -249,7 +278,7 @@ func ratio(a, b float64) float64 {
 // ("no result") in place of the figures.
 func Write(w io.Writer, rows []Row) error {
 	tw := &table{}
-	tw.add("workload", "metric", "kntrace (median, spread)", "anchor (median, spread)", "ratio", "target", "")
+	tw.add("workload", "metric", "kntrace (median, spread)", "anchor (median, spread)", "ratio (median, spread)", "target", "")
 	for _, r := range rows {
 		target, verdict := "", ""
 		if r.Pass != nil {
@@ -263,8 +292,12 @@ func Write(w io.Writer, rows []Row) error {
 			tw.add(r.Workload, r.Metric, "no result", "-", "-", target, verdict)
 			continue
 		}
+		rat := fmt.Sprintf("%.2f×", r.Ratio)
+		if r.Paired && r.RatioMin != r.RatioMax {
+			rat += fmt.Sprintf(" [%.2f–%.2f]", r.RatioMin, r.RatioMax)
+		}
 		tw.add(strings.TrimPrefix(r.Workload, "Benchmark"), r.Metric, fmtStat(r.Kntrace), r.Anchor+" "+fmtStat(r.Other),
-			fmt.Sprintf("%.2f×", r.Ratio), target, verdict)
+			rat, target, verdict)
 	}
 	return tw.write(w)
 }

@@ -25,8 +25,12 @@ limitations under the License.
 // "upstream", "sdk", "no-webhook", "single-collector" (the default install's
 // one collector, beside the scale-out pipeline) or "no-tail" (a gateway
 // without tail sampling). Each figure is the median over the
-// rounds, shown with its spread; the ratio is kntrace's median over the
-// anchor's.
+// rounds, shown with its spread. A round measures both sides of a pair, so
+// the ratio is the median of the rounds' own ratios, with their spread (and
+// a target in absolute terms, such as start-up + 5 ms, is checked against
+// the median of the rounds' differences): what a round shares, a machine
+// busier in one round than in the next, cancels. Only when one side has
+// figures from fewer rounds is the ratio that of the two medians.
 //
 // Run runs the suites `make bench` lists (hack/bench.sh: package, pattern,
 // benchtime) for a number of rounds, the suites taking turns, and refuses to
