@@ -46,7 +46,7 @@ const (
 	benchSlices      = 20    // the sides take turns every benchRequests/benchSlices requests
 	benchConcurrency = 8
 	benchWarmup      = 200
-	benchStarts      = 5 // queue-proxy starts per start-up operation
+	benchStarts      = 15 // queue-proxy starts per start-up operation
 )
 
 // profileDir, when set, makes BenchmarkQueueProxy turn on Knative's
