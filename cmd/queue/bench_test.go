@@ -85,11 +85,11 @@ var (
 //
 // The Collector and Jaeger share the machine and pass each export on as it
 // comes (backends.WithBatchTimeout(0)), so that their work on a side's
-// spans is done in that side's turn: with their batch processors holding
-// spans 100 ms each, turns of about 100 ms let that work fall in whichever
-// turn came next, and it fell mostly in kntrace's (Jaeger used 120-155 µs a
-// request in kntrace's turns and 55-80 in upstream's, against 115-130 for
-// either side measured alone). backend-cpu-ms/kreq is the Collector's and
+// spans is done in that side's turn: when their batch processors held spans
+// 100 ms each, with turns then about as long, that work fell in whichever
+// turn came later, mostly kntrace's (Jaeger used 120-155 µs a request in
+// kntrace's turns and 55-80 in upstream's, against 115-130 for either side
+// measured alone). backend-cpu-ms/kreq is the Collector's and
 // Jaeger's CPU time in the side's turns, per 1000 of its requests: the same
 // spans, so the same figure on both sides when the turns are fair.
 func BenchmarkQueueProxy(b *testing.B) {
