@@ -89,9 +89,9 @@ var (
 // 100 ms each, with turns then about as long, that work fell in whichever
 // turn came later, mostly kntrace's (Jaeger used 120-155 µs a request in
 // kntrace's turns and 55-80 in upstream's, against 115-130 for either side
-// measured alone). backend-cpu-ms/kreq is the Collector's and
-// Jaeger's CPU time in the side's turns, per 1000 of its requests: the same
-// spans, so the same figure on both sides when the turns are fair.
+// measured alone). backend-cpu-ms/kreq is the Collector's and Jaeger's CPU
+// time in the side's turns, per 1000 of its requests: the same spans, so
+// the same figure on both sides when the turns are fair.
 func BenchmarkQueueProxy(b *testing.B) {
 	_, app := built(b)
 	stack := backends.Start(b, true, backends.WithBatchTimeout(0))

@@ -98,6 +98,9 @@ func newConfig(name string, readyTimeout time.Duration, opts []Option) (config, 
 	for _, o := range opts {
 		o.apply(&cfg)
 	}
+	if cfg.batchTimeout < 0 {
+		return cfg, fmt.Errorf("%s: batch timeout %s: want 0 (each export passed on as it comes) or more", name, cfg.batchTimeout)
+	}
 	if cfg.binary == "" {
 		p, err := binaries.Path(name)
 		if err != nil {

@@ -89,6 +89,18 @@ func TestBatchTimeout(t *testing.T) {
 			}
 		})
 	}
+	for _, name := range []string{"jaeger", "collector"} {
+		var err error
+		opts := []Option{WithBinary("/bin/true"), WithLogDir(t.TempDir()), WithBatchTimeout(-time.Second)}
+		if name == "jaeger" {
+			_, err = NewJaeger(opts...)
+		} else {
+			_, err = NewCollector("127.0.0.1:14317", opts...)
+		}
+		if err == nil || !strings.Contains(err.Error(), "batch timeout -1s: want 0") {
+			t.Errorf("%s with a negative batch timeout: error %v, want one naming the timeout and what is accepted", name, err)
+		}
+	}
 }
 
 func TestStartReportsAnEarlyExit(t *testing.T) {
