@@ -17,7 +17,6 @@ limitations under the License.
 package main
 
 import (
-	"bytes"
 	"context"
 	"flag"
 	"fmt"
@@ -29,7 +28,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -218,14 +216,15 @@ func (p *benchPod) stop(b *testing.B) {
 // cpuTimes reads the queue-proxy's and the app's CPU times.
 func (p *benchPod) cpuTimes(b *testing.B) (qp, app time.Duration) {
 	b.Helper()
-	qp, err := processCPU(p.pod.queue.Pid())
-	if err == nil {
-		app, err = processCPU(p.pod.app.Pid())
-	}
+	q, err := p.pod.queue.Usage()
 	if err != nil {
 		b.Fatal(err)
 	}
-	return qp, app
+	a, err := p.pod.app.Usage()
+	if err != nil {
+		b.Fatal(err)
+	}
+	return q.CPU, a.CPU
 }
 
 // measure sends n requests through the pod.
@@ -426,36 +425,6 @@ func BenchmarkQueueProxyStartup(b *testing.B) {
 			b.ReportMetric(ms(percentile(starts[i], 0.5)), "ready-ms")
 		})
 	}
-}
-
-// clockTick is USER_HZ, the unit of /proc/<pid>/stat's times on Linux.
-const clockTick = 10 * time.Millisecond
-
-// processCPU reads a process's utime and stime (all its threads, live and
-// exited) from /proc/<pid>/stat.
-func processCPU(pid int) (time.Duration, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, err
-	}
-	// The command name (field 2) may hold spaces; fields after it are plain.
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return 0, fmt.Errorf("/proc/%d/stat: no command name", pid)
-	}
-	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 13 {
-		return 0, fmt.Errorf("/proc/%d/stat: %d fields after the name", pid, len(f))
-	}
-	var ticks int64
-	for _, s := range f[11:13] { // utime and stime, fields 14 and 15
-		n, err := strconv.ParseInt(s, 10, 64)
-		if err != nil {
-			return 0, fmt.Errorf("/proc/%d/stat: %w", pid, err)
-		}
-		ticks += n
-	}
-	return time.Duration(ticks) * clockTick, nil
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
