@@ -293,7 +293,7 @@ func Write(w io.Writer, rows []Row) error {
 			continue
 		}
 		rat := fmt.Sprintf("%.2f×", r.Ratio)
-		if r.Paired && r.RatioMin != r.RatioMax {
+		if r.RatioMin != r.RatioMax {
 			rat += fmt.Sprintf(" [%.2f–%.2f]", r.RatioMin, r.RatioMax)
 		}
 		tw.add(strings.TrimPrefix(r.Workload, "Benchmark"), r.Metric, fmtStat(r.Kntrace), r.Anchor+" "+fmtStat(r.Other),
